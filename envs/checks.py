@@ -64,8 +64,7 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 def check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InvalidArgumentError(
-            f"{name} must be an int ≥ {low}; received {type(value).__name__} "
-            f"{value!r}."
+            f"{name} must be an int ≥ {low}; received {type(value).__name__} {value!r}."
         )
     if value < low:
         raise InvalidArgumentError(f"{name} must be an int ≥ {low}; received {value}.")
@@ -80,8 +79,10 @@ def check_number(
             f"{name} must be a number; received {type(value).__name__} {value!r}."
         )
     value = float(value)
-    if not np.isfinite(value) or (low is not None and value < low) or (
-        high is not None and value > high
+    if (
+        not np.isfinite(value)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
     ):
         bounds = f"in [{low}, {high}]" if high is not None else f"≥ {low}"
         raise InvalidArgumentError(f"{name} must be {bounds}; received {value}.")

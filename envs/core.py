@@ -36,13 +36,13 @@ from metanav_envs.errors import (
 
 __all__ = [
     "SPLITS",
-    "Task",
-    "Simulator",
+    "SPLIT_SEED",
     "MetaNavEnv",
     "MetaNavVectorEnv",
-    "split_rng",
+    "Simulator",
+    "Task",
     "fixed_split",
-    "SPLIT_SEED",
+    "split_rng",
 ]
 
 #: The two fixed, disjoint parts of every task distribution.
@@ -570,9 +570,17 @@ def check_actions(actions: np.ndarray, space: gym.Space, num: int) -> np.ndarray
     """
     expected = (num, *space.shape)
     if actions.shape != expected:
+        # A single env shows the shape of one action, a batched env the batch's.
+        want, got = (
+            (expected[1:], actions.shape[1:])
+            if num == 1
+            else (
+                expected,
+                actions.shape,
+            )
+        )
         raise InvalidActionError(
-            f"Expected actions of shape {expected[1:] if num == 1 else expected} "
-            f"for {space}; received shape {actions.shape[1:] if num == 1 else actions.shape}."
+            f"Expected actions of shape {want} for {space}; received shape {got}."
         )
     if isinstance(space, gym.spaces.Discrete):
         if actions.dtype == np.bool_ or not np.issubdtype(actions.dtype, np.integer):
@@ -595,7 +603,6 @@ def check_actions(actions: np.ndarray, space: gym.Space, num: int) -> np.ndarray
             f"Expected numeric actions for {space}; received dtype {actions.dtype}."
         )
     if not np.all(np.isfinite(actions)):
-        raise InvalidActionError(
-            f"Actions must be finite; received {actions.tolist() if num == 1 else 'NaN or inf'}."
-        )
+        shown = actions[0].tolist() if num == 1 else "NaN or inf"
+        raise InvalidActionError(f"Actions must be finite; received {shown}.")
     return actions.astype(space.dtype, copy=False)

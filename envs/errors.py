@@ -9,10 +9,10 @@ keep working.
 from __future__ import annotations
 
 __all__ = [
-    "MetaNavEnvError",
+    "InvalidActionError",
     "InvalidArgumentError",
     "InvalidTaskError",
-    "InvalidActionError",
+    "MetaNavEnvError",
     "ResetNeededError",
 ]
 

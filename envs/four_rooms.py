@@ -15,7 +15,7 @@ from metanav_envs.core import MetaNavVectorEnv, Task, fixed_split
 from metanav_envs.errors import InvalidArgumentError, InvalidTaskError
 from metanav_envs.grid import GridLayout, GridNavEnv
 
-__all__ = ["FourRoomsTask", "FourRoomsEnv", "FourRoomsVectorEnv"]
+__all__ = ["FourRoomsEnv", "FourRoomsTask", "FourRoomsVectorEnv"]
 
 
 @dataclasses.dataclass(frozen=True)

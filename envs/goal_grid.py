@@ -13,7 +13,7 @@ from metanav_envs.checks import check_number
 from metanav_envs.core import MetaNavVectorEnv, Task, fixed_split
 from metanav_envs.grid import GridLayout, GridNavEnv
 
-__all__ = ["GoalTask", "GoalGridEnv", "GoalGridVectorEnv"]
+__all__ = ["GoalGridEnv", "GoalGridVectorEnv", "GoalTask"]
 
 
 @dataclasses.dataclass(frozen=True)

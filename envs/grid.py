@@ -32,8 +32,8 @@ __all__ = [
     "ACTION_NAMES",
     "MOVES",
     "GridLayout",
-    "GridSimulator",
     "GridNavEnv",
+    "GridSimulator",
     "shortest_path_lengths",
 ]
 
@@ -278,7 +278,7 @@ class GridNavEnv(MetaNavEnv):
     action_space: spaces.Discrete
     default_observation: ClassVar[str] = "onehot"
     default_shape: ClassVar[tuple[int, int]] = (8, 8)
-    min_shape: ClassVar[tuple[int, int]] = (1, 2)
+    min_shape: ClassVar[tuple[int, int]] = (1, 1)
     cell_pixels: ClassVar[int] = 16
 
     def __init__(

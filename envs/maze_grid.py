@@ -13,7 +13,7 @@ from metanav_envs.core import MetaNavVectorEnv, Task
 from metanav_envs.errors import InvalidTaskError
 from metanav_envs.grid import GridLayout, GridNavEnv, shortest_path_lengths
 
-__all__ = ["MazeTask", "MazeGridEnv", "MazeGridVectorEnv", "MAZE_SEED_RANGES"]
+__all__ = ["MAZE_SEED_RANGES", "MazeGridEnv", "MazeGridVectorEnv", "MazeTask"]
 
 #: Maze seeds of each split: ``[low, high)``. Disjoint, so no test maze is trained on.
 MAZE_SEED_RANGES = {"train": (0, 2**31), "test": (2**31, 2**32)}
@@ -157,8 +157,7 @@ class MazeGridEnv(GridNavEnv):
                 )
             if not 0 <= seed < MAZE_SEED_RANGES["test"][1]:
                 raise InvalidTaskError(
-                    f"maze_seed must lie in [0, 2**32); received {seed} in task "
-                    f"{task}."
+                    f"maze_seed must lie in [0, 2**32); received {seed} in task {task}."
                 )
             seeds.append(int(seed))
         goals = [self._check_goal(t, t.goal) for t in tasks]

@@ -1,4 +1,4 @@
-"""``MetaNav/PermutedGrid-v0``: the dynamics are the task, a permutation of the moves."""
+"""``MetaNav/PermutedGrid-v0``: the task is the dynamics, a permutation of moves."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from metanav_envs.core import MetaNavVectorEnv, Task, fixed_split
 from metanav_envs.errors import InvalidArgumentError, InvalidTaskError
 from metanav_envs.grid import GridLayout, GridNavEnv
 
-__all__ = ["PermutedTask", "PermutedGridEnv", "PermutedGridVectorEnv"]
+__all__ = ["PermutedGridEnv", "PermutedGridVectorEnv", "PermutedTask"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,9 +151,9 @@ class PermutedGridEnv(GridNavEnv):
         maps = []
         for task in tasks:
             action_map = task.action_map
-            if not all(
-                isinstance(a, (int, np.integer)) for a in action_map
-            ) or sorted(action_map) != [0, 1, 2, 3]:
+            if not all(isinstance(a, (int, np.integer)) for a in action_map) or sorted(
+                action_map
+            ) != [0, 1, 2, 3]:
                 raise InvalidTaskError(
                     f"action_map must be a permutation of (0, 1, 2, 3); received "
                     f"{action_map!r} in task {task}."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -13,7 +13,7 @@ from metanav_envs.checks import check_int, check_number
 from metanav_envs.core import MetaNavEnv, MetaNavVectorEnv, Task
 from metanav_envs.errors import InvalidTaskError
 
-__all__ = ["PointTask", "PointNav2DEnv", "PointNav2DVectorEnv", "PointSimulator"]
+__all__ = ["PointNav2DEnv", "PointNav2DVectorEnv", "PointSimulator", "PointTask"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +114,10 @@ class PointNav2DEnv(MetaNavEnv):
     """
 
     task_type = PointTask
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 20}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array", "ansi"],
+        "render_fps": 20,
+    }
     image_pixels = 256
 
     def __init__(
