@@ -42,6 +42,7 @@ MOVES = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int64)
 ACTION_NAMES = ("up", "right", "down", "left")
 
 OBSERVATIONS = ("onehot", "coords", "view")
+WALL_BIT, GOAL_BIT = 1, 2
 REWARDS = ("dense", "sparse")
 
 
@@ -223,30 +224,31 @@ class GridSimulator:
         self._pad = pad
         self._padded_width = self.width + 2 * pad
         padded_cells = (self.height + 2 * pad) * self._padded_width
-        self._wall_map = np.ones((self.num, padded_cells), dtype=np.float32)
-        self._goal_map = np.zeros((self.num, padded_cells), dtype=np.float32)
+        # Per copy and padded cell, a code of what the view shows there: bit 0 a
+        # wall (cells off the grid are walls), bit 1 the goal. Gathering one byte
+        # per cell, then unpacking, is several times faster than gathering floats.
+        self._view_codes = np.full(self.num * padded_cells, WALL_BIT, dtype=np.uint8)
         dr, dc = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
         self._window = (dr * self._padded_width + dc).astype(np.int64)
         self._map_offset = self._copies * padded_cells
 
     def _set_view_maps(self, idx: np.ndarray) -> None:
         pad, pw = self._pad, self._padded_width
-        walls = np.ones((len(idx), self.height + 2 * pad, pw), dtype=np.float32)
-        walls[:, pad : pad + self.height, pad : pad + self.width] = self.walls[idx]
-        self._wall_map[idx] = walls.reshape(len(idx), -1)
+        codes = self._view_codes.reshape(self.num, self.height + 2 * pad, pw)
+        inner = self.walls[idx].astype(np.uint8) * WALL_BIT
         goal_rows, goal_cols = np.divmod(self.goal[idx], self.width)
-        goals = np.zeros_like(self._goal_map[idx])
-        goals[np.arange(len(idx)), (goal_rows + pad) * pw + goal_cols + pad] = 1.0
-        self._goal_map[idx] = goals
+        inner[np.arange(len(idx)), goal_rows, goal_cols] |= GOAL_BIT
+        codes[idx, pad : pad + self.height, pad : pad + self.width] = inner
 
     def _view(self) -> np.ndarray:
         rows, cols = np.divmod(self.pos, self.width)
         # The window's top-left corner in padded coordinates is (row, col).
         corner = self._map_offset + rows * self._padded_width + cols
-        idx = corner[:, None, None] + self._window
-        return np.stack(
-            [self._wall_map.reshape(-1)[idx], self._goal_map.reshape(-1)[idx]], axis=-1
-        )
+        codes = self._view_codes[corner[:, None, None] + self._window]
+        view = np.empty((*codes.shape, 2), dtype=np.float32)
+        view[..., 0] = codes & WALL_BIT
+        view[..., 1] = codes >> 1
+        return view
 
 
 class GridNavEnv(MetaNavEnv):
