@@ -206,8 +206,16 @@ class GridSimulator:
     def observe(self) -> Any:
         env = self._env
         if env.observation == "onehot":
+            if env.observe_goal:
+                goal = np.zeros((self.num, self.cells), dtype=np.float32)
+                goal[self._copies, self.goal] = 1.0
+                return np.concatenate([self._onehot(), goal], axis=1)
             return self._onehot()
         if env.observation == "coords":
+            if env.observe_goal:
+                return np.concatenate(
+                    [self._coords[self.pos], self._coords[self.goal]], axis=1
+                )
             return self._coords[self.pos]
         view = self._view()
         if env.include_position:
@@ -273,6 +281,9 @@ class GridNavEnv(MetaNavEnv):
         view_size: the side of the view window, an odd int ≥ 3.
         include_position: with ``observation="view"``, return a dict with the
             view under ``"view"`` and the one-hot cell under ``"position"``.
+        observe_goal: append the goal, encoded like the position (one-hot or
+            coordinates), to the observation. The task is then no longer hidden:
+            this is the "oracle" of the MAML paper's comparisons.
         task: the task to start with (a task dataclass or its dict).
         render_mode: ``None``, ``"rgb_array"`` or ``"ansi"``.
     """
@@ -294,6 +305,7 @@ class GridNavEnv(MetaNavEnv):
         observation: str | None = None,
         view_size: int = 5,
         include_position: bool = False,
+        observe_goal: bool = False,
         task: Task | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -329,6 +341,16 @@ class GridNavEnv(MetaNavEnv):
                 f"observation={self.observation!r}."
             )
         self.include_position = bool(include_position)
+        if not isinstance(observe_goal, (bool, np.bool_)):
+            raise InvalidArgumentError(
+                f"observe_goal must be a bool; received {observe_goal!r}."
+            )
+        if observe_goal and self.observation == "view":
+            raise InvalidArgumentError(
+                "observe_goal=True needs observation='onehot' or 'coords'; the view "
+                "already shows the goal when it is near."
+            )
+        self.observe_goal = bool(observe_goal)
 
         self.action_space = spaces.Discrete(4)
         self.observation_space = self._observation_space()
@@ -341,10 +363,11 @@ class GridNavEnv(MetaNavEnv):
     def _observation_space(self) -> spaces.Space:
         height, width = self.shape
         onehot = spaces.Box(0.0, 1.0, (height * width,), dtype=np.float32)
+        copies = 2 if self.observe_goal else 1
         if self.observation == "onehot":
-            return onehot
+            return spaces.Box(0.0, 1.0, (copies * height * width,), dtype=np.float32)
         if self.observation == "coords":
-            return spaces.Box(0.0, 1.0, (2,), dtype=np.float32)
+            return spaces.Box(0.0, 1.0, (copies * 2,), dtype=np.float32)
         k = self.view_size
         view = spaces.Box(0.0, 1.0, (k, k, 2), dtype=np.float32)
         if self.include_position:

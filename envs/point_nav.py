@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from metanav_envs.checks import check_int, check_number
 from metanav_envs.core import MetaNavEnv, MetaNavVectorEnv, Task
-from metanav_envs.errors import InvalidTaskError
+from metanav_envs.errors import InvalidArgumentError, InvalidTaskError
 
 __all__ = ["PointNav2DEnv", "PointNav2DVectorEnv", "PointSimulator", "PointTask"]
 
@@ -31,6 +31,7 @@ class PointSimulator:
         self.max_speed = env.max_speed
         self.goal_tolerance = env.goal_tolerance
         self.max_steps = env.max_steps
+        self.observe_goal = env.observe_goal
         self.goal = np.zeros((num, 2), dtype=np.float64)
         self.pos = np.zeros((num, 2), dtype=np.float64)
         self.t = np.zeros(num, dtype=np.int64)
@@ -57,6 +58,8 @@ class PointSimulator:
         return reward, terminated, truncated
 
     def observe(self) -> np.ndarray:
+        if self.observe_goal:
+            return np.concatenate([self.pos, self.goal], axis=1).astype(np.float32)
         return self.pos.astype(np.float32)
 
 
@@ -103,6 +106,8 @@ class PointNav2DEnv(MetaNavEnv):
     * ``max_speed`` (0.1): the bound of each velocity component.
     * ``goal_tolerance`` (0.01): the per-axis distance that counts as arrival.
     * ``max_steps`` (100): the horizon.
+    * ``observe_goal`` (False): append the goal to the observation, which becomes
+      ``(x, y, goal_x, goal_y)``; the paper's "oracle" baseline.
     * ``task``, ``render_mode``: as for every MetaNav env.
 
     ::
@@ -127,6 +132,7 @@ class PointNav2DEnv(MetaNavEnv):
         max_speed: float = 0.1,
         goal_tolerance: float = 0.01,
         max_steps: int = 100,
+        observe_goal: bool = False,
         task: Task | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -135,11 +141,18 @@ class PointNav2DEnv(MetaNavEnv):
         self.max_speed = check_number("max_speed", max_speed, low=1e-6)
         self.goal_tolerance = check_number("goal_tolerance", goal_tolerance, low=0.0)
         self.max_steps = check_int("max_steps", max_steps, 1)
+        if not isinstance(observe_goal, (bool, np.bool_)):
+            raise InvalidArgumentError(
+                f"observe_goal must be a bool; received {observe_goal!r}."
+            )
+        self.observe_goal = bool(observe_goal)
         bound = np.float32(self.max_steps * self.max_speed)
         self.action_space = spaces.Box(
             -self.max_speed, self.max_speed, (2,), dtype=np.float32
         )
-        self.observation_space = spaces.Box(-bound, bound, (2,), dtype=np.float32)
+        bound = max(bound, np.float32(self.goal_range))
+        size = 4 if self.observe_goal else 2
+        self.observation_space = spaces.Box(-bound, bound, (size,), dtype=np.float32)
         self._trail: list[np.ndarray] = []
         self._init_task(task)
 

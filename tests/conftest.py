@@ -19,6 +19,8 @@ VARIANTS = [
     ("MetaNav/FourRooms-v0", {"shape": (7, 9), "view_size": 3, "reward": "sparse"}),
     ("MetaNav/PermutedGrid-v0", {"goal": "random", "observation": "view"}),
     ("MetaNav/PointNav2D-v0", {"goal_range": 1.0, "max_steps": 30}),
+    ("MetaNav/GoalGrid-v0", {"observe_goal": True}),
+    ("MetaNav/PointNav2D-v0", {"observe_goal": True}),
 ]
 VARIANT_IDS = [f"{i.split('/')[1]}{kw or ''}" for i, kw in VARIANTS]
 

@@ -225,3 +225,19 @@ def test_pointnav_goals_are_uniform_in_the_square():
     assert goals.min() >= -0.5 and goals.max() <= 0.5
     np.testing.assert_allclose(goals.mean(axis=0), 0.0, atol=0.02)
     np.testing.assert_allclose(goals.std(axis=0), 1 / np.sqrt(12), atol=0.01)
+
+
+def test_observe_goal_appends_the_goal():
+    env = make("MetaNav/GoalGrid-v0", shape=(2, 3), observe_goal=True).unwrapped
+    obs, _ = env.reset(options={"task": {"goal": (1, 2)}})
+    position, goal = obs[:6], obs[6:]
+    np.testing.assert_array_equal(position, [1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(goal, [0, 0, 0, 0, 0, 1])
+    env = make("MetaNav/GoalGrid-v0", observation="coords", observe_goal=True)
+    obs, _ = env.reset(options={"task": {"goal": (7, 0)}})
+    np.testing.assert_array_equal(obs, [0, 0, 1, 0])
+    env = make("MetaNav/PointNav2D-v0", observe_goal=True)
+    obs, _ = env.reset(options={"task": {"goal": (0.25, -0.5)}})
+    np.testing.assert_array_equal(obs, np.array([0, 0, 0.25, -0.5], np.float32))
+    with pytest.raises(metanav_envs.InvalidArgumentError, match="observe_goal=True"):
+        make("MetaNav/MazeGrid-v0", observe_goal=True)
