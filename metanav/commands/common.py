@@ -1,0 +1,59 @@
+"""What the three commands share: the error boundary and the device choice."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+__all__ = ["command", "select_device", "fail"]
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def command(main: Callable[[list[str] | None], int]) -> Callable[..., int]:
+    """Wraps a command's ``main`` so that bad input ends in a one-line error."""
+
+    @functools.wraps(main)
+    def wrapper(argv: list[str] | None = None) -> int:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+        logging.getLogger("absl").setLevel(logging.ERROR)
+        from metanav.errors import MetaNavError
+        from metanav_envs.errors import MetaNavEnvError
+
+        try:
+            return main(argv)
+        except (MetaNavError, MetaNavEnvError) as e:
+            return fail(str(e))
+        except KeyboardInterrupt:
+            return fail("interrupted.")
+
+    return wrapper
+
+
+def select_device(device: str) -> str:
+    """Makes TensorFlow use ``cpu``, ``gpu`` or (``auto``) a GPU if there is one.
+
+    Returns:
+        The device used, ``"cpu"`` or ``"gpu"``.
+    """
+    import tensorflow as tf
+
+    from metanav.errors import MetaNavError
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "cpu" or (device == "auto" and not gpus):
+        tf.config.set_visible_devices([], "GPU")
+        return "cpu"
+    if not gpus:
+        raise MetaNavError(
+            "--device gpu was asked for, but TensorFlow sees no GPU; install "
+            "metanav[gpu] on a machine with a CUDA GPU, or use --device cpu."
+        )
+    return "gpu"

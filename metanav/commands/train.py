@@ -1,0 +1,123 @@
+"""``metanav-train CONFIG [key=value ...] [--out DIR] [--device cpu|gpu|auto]``.
+
+Meta-trains a policy as the YAML preset CONFIG says, with ``key=value``
+overrides, and writes a run folder: ``config.yaml``, ``metrics.csv``,
+``tensorboard/``, ``checkpoints/``, and the final ``policy.keras``,
+``policy.json`` and ``saved_model/``. ``--resume RUN`` continues an interrupted
+run from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from metanav.commands.common import command, select_device
+from metanav.errors import RunFolderError
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="metanav-train",
+        description="Meta-train a navigation policy.",
+        epilog="example: metanav-train configs/goalgrid.yaml iterations=50 seed=1 "
+        "--out runs/goalgrid-s1",
+    )
+    p.add_argument(
+        "config", nargs="?", help="a YAML preset, e.g. configs/goalgrid.yaml"
+    )
+    p.add_argument("overrides", nargs="*", help="key=value overrides of the preset")
+    p.add_argument("--out", type=Path, help="the run folder (default runs/<preset>)")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run")
+    p.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+@command
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from metanav import config as cfg
+
+    if args.resume is not None:
+        run_dir = args.resume
+        if not (run_dir / "config.yaml").exists():
+            raise RunFolderError(
+                f"{str(run_dir)!r} is not a metanav run folder (no config.yaml); "
+                "check the path."
+            )
+        if args.config or args.overrides:
+            raise RunFolderError(
+                "--resume takes the run's own config.yaml; drop CONFIG and overrides."
+            )
+        data = cfg.load_config(run_dir / "config.yaml")
+        config = cfg.from_dict(data, str(run_dir / "config.yaml"))
+    else:
+        if not args.config:
+            raise RunFolderError("give a CONFIG preset, e.g. configs/goalgrid.yaml.")
+        data = cfg.apply_overrides(cfg.load_config(args.config), args.overrides)
+        config = cfg.from_dict(data, args.config)
+        run_dir = args.out or Path("runs") / Path(args.config).stem
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise RunFolderError(
+                f"{str(run_dir)!r} already holds a run; continue it with "
+                f"metanav-train --resume {run_dir}, or choose another --out."
+            )
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunFolderError(
+                f"Cannot create the run folder {str(run_dir)!r}: {e.strerror}; choose "
+                "another --out."
+            ) from None
+
+    device = select_device(args.device)
+    from tqdm import tqdm
+
+    from metanav.trainer import Trainer
+
+    bar = tqdm(
+        total=config.iterations, disable=args.quiet, unit="it", dynamic_ncols=True
+    )
+
+    def show(metrics: dict, step: int) -> None:
+        post = metrics["train/post_return"]
+        bar.set_postfix(
+            pre=f"{metrics['train/pre_return']:.2f}",
+            post="-" if math.isnan(post) else f"{post:.2f}",
+            success=f"{_post_or_pre(metrics, 'success'):.0%}",
+        )
+        bar.update(1)
+
+    trainer = Trainer(config, run_dir, on_metrics=show)
+    start = trainer.restore() if args.resume is not None else 0
+    bar.update(start)
+    print(
+        f"Training {config.algorithm} on {config.env_id} ({device}), "
+        f"{config.iterations} iterations into {run_dir}",
+        file=sys.stderr,
+    )
+    try:
+        trainer.train(start)
+    except KeyboardInterrupt:
+        bar.close()
+        path = trainer.save_checkpoint()
+        print(
+            f"Interrupted; saved {path}. Resume with: metanav-train --resume {run_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    bar.close()
+    print(f"Saved the policy in {run_dir} (policy.keras, saved_model/).")
+    return 0
+
+
+def _post_or_pre(metrics: dict, name: str) -> float:
+    post = metrics[f"train/post_{name}"]
+    return metrics[f"train/pre_{name}"] if math.isnan(post) else post
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

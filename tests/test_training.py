@@ -1,0 +1,181 @@
+"""The trainer, the sampler, saving and the commands, on tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from metanav.commands import evaluate as eval_cmd
+from metanav.commands import plot as plot_cmd
+from metanav.commands import train as train_cmd
+from metanav.config import Config
+from metanav.saving import load_policy
+from metanav.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    "iterations=2",
+    "meta_batch_size=2",
+    "fast_batch_size=3",
+    "hidden_sizes=[8]",
+    "env_kwargs.shape=[4, 4]",
+    "env_kwargs.max_steps=8",
+    "checkpoint_every=1",
+    "eval_tasks=3",
+    "eval_episodes=2",
+    "eval_adapt_steps=1",
+]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "goalgrid"
+    code = train_cmd.main(
+        [str(REPO / "configs/goalgrid.yaml"), *TINY, "--out", str(out), "--quiet"]
+    )
+    assert code == 0
+    return out
+
+
+def test_train_writes_the_run_folder(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {"config.yaml", "metrics.csv", "tensorboard", "checkpoints"} <= names
+    assert {"policy.keras", "policy.json", "saved_model"} <= names
+    rows = (trained_run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("iteration,time/env_steps,time/wall_seconds")
+    assert len(rows) == 3  # header + 2 iterations
+    meta = json.loads((trained_run / "policy.json").read_text())
+    assert meta["env_id"] == "MetaNav/GoalGrid-v0"
+    assert meta["adaptation"]["inner_lr"] == 0.5
+    assert set(meta["versions"]) >= {"metanav", "tensorflow", "keras", "gymnasium"}
+    assert "shape: [4, 4]" in (trained_run / "config.yaml").read_text()
+
+
+def test_tensorboard_has_the_metric_keys(trained_run):
+    events = list((trained_run / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+    tags = set()
+    for event in tf.compat.v1.train.summary_iterator(str(events[0])):
+        tags |= {v.tag for v in event.summary.value}
+    assert {"train/pre_return", "train/post_return", "time/env_steps"} <= tags
+
+
+def test_eval_prints_and_writes_json(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code = eval_cmd.main([str(trained_run), "--json", str(out), "--adapt-steps", "2"])
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert data["adapt_steps"] == [0, 1, 2]
+    for key in ("return_mean", "return_ci95", "success_rate"):
+        assert len(data[key]) == 3 and all(np.isfinite(data[key]))
+    assert data["tasks"] == 3 and data["episodes"] == 2
+    assert "± " in capsys.readouterr().out
+
+
+def test_plot_draws_every_kind(trained_run, tmp_path):
+    eval_json = tmp_path / "eval.json"
+    assert eval_cmd.main([str(trained_run), "--json", str(eval_json)]) == 0
+    png = tmp_path / "plot.png"
+    args = [str(trained_run), str(eval_json), "--trajectory", str(trained_run)]
+    assert plot_cmd.main([*args, "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_saved_policy_gives_the_same_actions_in_a_fresh_process(trained_run):
+    policy, _ = load_policy(trained_run)
+    obs = np.eye(16, dtype=np.float32)
+    logits = policy.model(obs).numpy()
+    code = (
+        "import sys, numpy as np\n"
+        "from metanav.saving import load_policy\n"
+        f"policy, _ = load_policy({str(trained_run)!r})\n"
+        "np.save(sys.argv[1], policy.model(np.eye(16, dtype=np.float32)).numpy())\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(trained_run / "l.npy")], check=True)
+    np.testing.assert_array_equal(np.load(trained_run / "l.npy"), logits)
+    assert (
+        logits.argmax(axis=1).tolist() == policy.model(obs).numpy().argmax(1).tolist()
+    )
+
+
+def test_saved_model_loads_without_metanav(trained_run):
+    policy, _ = load_policy(trained_run)
+    expected = policy.model(np.eye(16, dtype=np.float32)).numpy()
+    code = (
+        "import sys, numpy as np, tensorflow as tf\n"
+        f"m = tf.saved_model.load({str(trained_run / 'saved_model')!r})\n"
+        "out = m.signatures['serving_default'](\n"
+        "    observations=tf.eye(16), seed=tf.constant(0, tf.int64))\n"
+        "assert 'metanav' not in sys.modules and 'metanav_envs' not in sys.modules\n"
+        "np.save(sys.argv[1], out['logits'].numpy())\n"
+        "assert out['action'].shape == (16,)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(trained_run / "s.npy")], check=True)
+    np.testing.assert_allclose(np.load(trained_run / "s.npy"), expected, rtol=1e-6)
+
+
+def test_no_retracing_after_warm_up(tmp_path):
+    config = Config(
+        iterations=0,
+        meta_batch_size=2,
+        fast_batch_size=2,
+        hidden_sizes=[8],
+        env_kwargs={"shape": [4, 4], "max_steps": 6},
+    )
+    trainer = Trainer(config, tmp_path)
+    functions = [
+        trainer.sampler._act,
+        trainer.learner._adapt_all,
+        trainer.learner._objective,
+        trainer.learner._objective_and_grad,
+        trainer.learner._fvp,
+        trainer.learner._old_distributions,
+    ]
+    trainer.iteration(0)
+    counts = [f.experimental_get_tracing_count() for f in functions]
+    for it in range(1, 4):
+        trainer.iteration(it)
+    assert [f.experimental_get_tracing_count() for f in functions] == counts
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "extra"),
+    [("pretrained", []), ("oracle", []), ("maml", ["outer=ppo", "first_order=true"])],
+)
+def test_other_algorithms_run(tmp_path, algorithm, extra):
+    out = tmp_path / algorithm
+    args = [str(REPO / "configs/goalgrid.yaml"), *TINY, f"algorithm={algorithm}"]
+    assert train_cmd.main([*args, *extra, "--out", str(out), "--quiet"]) == 0
+    meta = json.loads((out / "policy.json").read_text())
+    assert meta["algorithm"] == algorithm
+    assert meta["env_kwargs"].get("observe_goal", False) == (algorithm == "oracle")
+    assert eval_cmd.main([str(out), "--tasks", "2", "--episodes", "2"]) == 0
+
+
+def test_zero_iterations_saves_the_initial_policy(tmp_path):
+    out = tmp_path / "random"
+    args = [str(REPO / "configs/goalgrid.yaml"), *TINY, "iterations=0"]
+    assert train_cmd.main([*args, "--out", str(out), "--quiet"]) == 0
+    assert (out / "policy.keras").exists()
+    assert (out / "metrics.csv").read_text().count("\n") == 1  # header only
+
+
+@pytest.mark.parametrize(
+    "preset", sorted(p.name for p in (REPO / "configs").glob("*.yaml"))
+)
+def test_every_preset_trains_one_tiny_iteration(tmp_path, preset):
+    out = tmp_path / preset
+    args = [
+        str(REPO / "configs" / preset),
+        "iterations=1",
+        "meta_batch_size=2",
+        "fast_batch_size=2",
+        "env_kwargs.max_steps=5",
+    ]
+    assert train_cmd.main([*args, "--out", str(out), "--quiet"]) == 0
