@@ -239,10 +239,21 @@ def from_dict(data: dict[str, Any], where: str = "the config") -> Config:
     for key in data:
         if key not in FIELDS:
             raise ConfigError(unknown_key_message(key, where))
+    data = {k: _yaml11_float(k, v) for k, v in data.items()}
     try:
         return Config(**data)
     except ConfigError as e:
         raise ConfigError(f"{e} (in {where})") from None
+
+
+def _yaml11_float(key: str, value: Any) -> Any:
+    """PyYAML reads ``1e-3`` (no dot) as a string; accept it for float fields."""
+    if isinstance(value, str) and typing.get_type_hints(Config)[key] is float:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

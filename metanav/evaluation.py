@@ -46,8 +46,10 @@ def evaluate(
 
     Returns:
         A dict with, per number of steps (lists indexed like ``adapt_steps``):
-        ``return_mean``, ``return_ci95``, ``success_rate``, ``success_ci95``, and
-        the settings used.
+        ``return_mean``, ``return_ci95``, ``success_rate``, ``success_ci95`` (over
+        the sampled episodes), ``greedy_return`` and ``greedy_success_rate`` (one
+        episode per task with the most likely action: the fraction of tasks whose
+        adapted policy reaches the goal), and the settings used.
     """
     adaptation = meta["adaptation"]
     lr = adaptation["inner_lr"] if inner_lr is None else inner_lr
@@ -62,6 +64,9 @@ def evaluate(
         policy,
         meta["policy"]["encoder"],
         seed=seed,
+    )
+    greedy = Sampler(
+        meta["env_id"], env_kwargs, num_tasks, 1, policy, meta["policy"]["encoder"]
     )
     tasks = sampler.template.sample_tasks(num_tasks, split, seed=seed)
     learner = MAML(policy, num_tasks, inner_lr=lr, inner_lr_decay=decay)
@@ -81,6 +86,8 @@ def evaluate(
         "return_ci95": [],
         "success_rate": [],
         "success_ci95": [],
+        "greedy_return": [],
+        "greedy_success_rate": [],
         "env_steps": [],
     }
     for step in range(adapt_steps + 1):
@@ -93,6 +100,9 @@ def evaluate(
         result["success_rate"].append(float(success.mean()))
         result["success_ci95"].append(ci95(success))
         result["env_steps"].append(eps.env_steps)
+        best = greedy.sample(tasks, params, greedy=True)
+        result["greedy_return"].append(float(best.returns().mean()))
+        result["greedy_success_rate"].append(float(best.successes().mean()))
         if step < adapt_steps:
             advantages = compute_advantages(
                 eps,

@@ -153,13 +153,10 @@ class Policy:
         self.action_size = action_size
 
     @property
-    def params(self) -> Params:
-        """The model's own weights, as the tensors ``stateless_call`` takes."""
-        return [v.value for v in self.model.trainable_variables]
-
-    @property
     def variables(self) -> list[tf.Variable]:
-        """The model's ``tf.Variable`` s, in the order of :attr:`params`."""
+        """The model's own weights, the ``tf.Variable`` under each Keras variable,
+        in the order ``stateless_call`` takes them. ``GradientTape.watch`` and
+        ``assign`` work on them directly."""
         return [v.value for v in self.model.trainable_variables]
 
     @property
@@ -217,10 +214,10 @@ class Policy:
         if self.kind == "categorical":
             logits = dist[0]
             # Gumbel-max: argmax(logits + Gumbel noise) is a categorical draw.
-            u = rng.uniform(tf.shape(logits), minval=1e-20, maxval=1.0)
+            u = rng.uniform(tf.shape(logits), 1e-20, 1.0, dtype=logits.dtype)
             return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1)
         mean, log_std = dist
-        return mean + tf.exp(log_std) * rng.normal(tf.shape(mean))
+        return mean + tf.exp(log_std) * rng.normal(tf.shape(mean), dtype=mean.dtype)
 
     def mode(self, dist: tuple[tf.Tensor, ...]) -> tf.Tensor:
         """The most likely action per row."""

@@ -71,12 +71,17 @@ class Sampler:
         self.rng = tf.random.Generator.from_seed(seed)
         self._act = tf.function(self._act_graph, reduce_retracing=True)
 
-    def _act_graph(self, params: Sequence[tf.Tensor], obs: tf.Tensor) -> tf.Tensor:
+    def _act_graph(
+        self, params: Sequence[tf.Tensor], obs: tf.Tensor, greedy: bool
+    ) -> tf.Tensor:
         # params: per-task weights, each [M, *shape]; obs: [M, K, *input_shape].
         actions = []
         for m in range(self.num_tasks):
             dist = self.policy.distribution([p[m] for p in params], obs[m])
-            actions.append(self.policy.sample(dist, self.rng))
+            if greedy:
+                actions.append(self.policy.mode(dist))
+            else:
+                actions.append(self.policy.sample(dist, self.rng))
         return tf.stack(actions)
 
     def sample(
@@ -84,6 +89,7 @@ class Sampler:
         tasks: Sequence[Any],
         params: Params | Sequence[Params],
         seed: int | None = None,
+        greedy: bool = False,
     ) -> Episodes:
         """Rolls out one episode per copy.
 
@@ -92,6 +98,7 @@ class Sampler:
             params: one set of weights for every task, or a sequence of ``M``
                 sets, one per task (the adapted weights).
             seed: passed to the env's ``reset``.
+            greedy: take the most likely action instead of sampling.
         """
         m, k, horizon = self.num_tasks, self.episodes_per_task, self.horizon
         if len(tasks) != m:
@@ -118,7 +125,9 @@ class Sampler:
         # is restarted by autoreset, and what it does after is masked out.
         for t in range(horizon):
             inputs = tf.constant(observations[:, t].reshape(m, k, *first.shape[1:]))
-            action = self._act(stacked, inputs).numpy().reshape(m * k, *act_shape)
+            action = (
+                self._act(stacked, inputs, greedy).numpy().reshape(m * k, *act_shape)
+            )
             obs, reward, term, trunc, _ = self.env.step(action.astype(act_dtype))
             actions[:, t] = np.where(_expand(alive, action), action, 0)
             rewards[:, t] = np.where(alive, reward, 0.0)

@@ -81,3 +81,14 @@ def test_saved_config_round_trips(tmp_path):
     text = (tmp_path / "config.yaml").read_text()
     assert "# Meta-iterations" in text
     assert cfg.from_dict(cfg.load_config(tmp_path / "config.yaml")) == config
+
+
+def test_docs_list_every_config_key_and_metric():
+    from metanav.trainer import METRIC_KEYS
+
+    config_doc = (REPO / "docs/configuration.md").read_text()
+    for name in cfg.FIELDS:
+        assert f"| `{name}` |" in config_doc, name
+    metrics_doc = (REPO / "docs/metrics.md").read_text()
+    for key in METRIC_KEYS:
+        assert f"| `{key}` |" in metrics_doc, key

@@ -14,10 +14,12 @@ from metanav.policies import build_policy
 
 @pytest.fixture
 def float64():
-    previous = keras.config.floatx()
+    previous, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     yield
     keras.config.set_floatx(previous)
+    keras.config.set_dtype_policy(policy)
 
 
 def tiny_policy(kind="categorical", seed=0):

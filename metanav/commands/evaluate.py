@@ -88,11 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         f"{meta['env_id']} ({meta.get('algorithm')}), {result['tasks']} {args.split} "
         f"tasks x {result['episodes']} episodes, inner step {result['inner_lr']}"
     )
-    print(f"{'steps':>5}  {'return (95% CI)':>22}  {'success (95% CI)':>20}")
+    print(
+        f"{'steps':>5}  {'return (95% CI)':>22}  {'success (95% CI)':>20}  "
+        f"{'greedy success':>14}"
+    )
     for i, step in enumerate(result["adapt_steps"]):
         ret, ret_ci = result["return_mean"][i], result["return_ci95"][i]
         win, win_ci = result["success_rate"][i], result["success_ci95"][i]
-        print(f"{step:>5}  {ret:>12.2f} ± {ret_ci:<7.2f}  {win:>11.1%} ± {win_ci:.1%}")
+        best = result["greedy_success_rate"][i]
+        print(
+            f"{step:>5}  {ret:>12.2f} ± {ret_ci:<7.2f}  {win:>11.1%} ± {win_ci:<6.1%}"
+            f"  {best:>14.1%}"
+        )
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"Wrote {args.json}")
