@@ -153,7 +153,6 @@ class MAML:
         self._old_distributions = tf.function(
             self._old_distributions_graph, reduce_retracing=True
         )
-        self._ppo_grad = tf.function(self._ppo_grad_graph, reduce_retracing=True)
 
     # -- the inner loop ----------------------------------------------------------
 
@@ -230,8 +229,13 @@ class MAML:
         valid: tuple,
         old_dist: tuple[tf.Tensor, ...],
         old_logp: tf.Tensor,
+        clip: float | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor]:
-        """Returns ``(-surrogate, mean KL(old || new))`` averaged over tasks."""
+        """Returns ``(-surrogate, mean KL(old || new))`` averaged over tasks.
+
+        With ``clip``, the surrogate is PPO's clipped one (Schulman et al., 2017,
+        eq. 7): ``min(r A, clip(r, 1 - clip, 1 + clip) A)``.
+        """
         batch = TaskBatch(*valid)
         losses, kls = [], []
         for m in range(self.num_tasks):
@@ -239,17 +243,30 @@ class MAML:
             dist = self.policy.distribution(params, batch.observations[m])
             logp = self.policy.log_prob(dist, batch.actions[m])
             ratio = tf.exp(logp - old_logp[m])
-            losses.append(-masked_mean(ratio * batch.advantages[m], batch.mask[m]))
+            adv = batch.advantages[m]
+            objective = ratio * adv
+            if clip is not None:
+                clipped = tf.clip_by_value(ratio, 1 - clip, 1 + clip)
+                objective = tf.minimum(objective, clipped * adv)
+            losses.append(-masked_mean(objective, batch.mask[m]))
             old = tuple(d[m] for d in old_dist)
             kls.append(masked_mean(self.policy.kl(old, dist), batch.mask[m]))
         return tf.reduce_mean(tf.stack(losses)), tf.reduce_mean(tf.stack(kls))
 
     def _objective_and_grad_graph(
-        self, theta: Params, fast: Any, valid: Any, old_dist: Any, old_logp: Any
+        self,
+        theta: Params,
+        fast: Any,
+        valid: Any,
+        old_dist: Any,
+        old_logp: Any,
+        clip: float | None = None,
     ) -> tuple[tf.Tensor, tf.Tensor, list[tf.Tensor]]:
         with tf.GradientTape() as tape:
             tape.watch(theta)
-            loss, kl = self._objective_graph(theta, fast, valid, old_dist, old_logp)
+            loss, kl = self._objective_graph(
+                theta, fast, valid, old_dist, old_logp, clip
+            )
         return loss, kl, tape.gradient(loss, theta)
 
     def _fvp_graph(
@@ -343,30 +360,13 @@ class MAML:
             "grad_norm": float(tf.norm(g)),
         }
 
-    def _ppo_grad_graph(self, theta, fast, valid, old_dist, old_logp):
-        batch = TaskBatch(*valid)
-        with tf.GradientTape() as tape:
-            tape.watch(theta)
-            losses, kls = [], []
-            for m in range(self.num_tasks):
-                params = self._adapted(theta, fast, m)
-                dist = self.policy.distribution(params, batch.observations[m])
-                logp = self.policy.log_prob(dist, batch.actions[m])
-                ratio = tf.exp(logp - old_logp[m])
-                adv = batch.advantages[m]
-                clipped = tf.clip_by_value(ratio, 1 - self.ppo_clip, 1 + self.ppo_clip)
-                objective = tf.minimum(ratio * adv, clipped * adv)
-                losses.append(-masked_mean(objective, batch.mask[m]))
-                old = tuple(d[m] for d in old_dist)
-                kls.append(masked_mean(self.policy.kl(old, dist), batch.mask[m]))
-            loss = tf.reduce_mean(tf.stack(losses))
-        return loss, tf.reduce_mean(tf.stack(kls)), tape.gradient(loss, theta)
-
     def _ppo(self, theta, fast, valid, old_dist, old_logp) -> dict[str, float]:
         first = None
         for _ in range(self.ppo_epochs):
             theta = [tf.identity(v) for v in self.policy.variables]
-            loss, _, grads = self._ppo_grad(theta, fast, valid, old_dist, old_logp)
+            loss, _, grads = self._objective_and_grad(
+                theta, fast, valid, old_dist, old_logp, self.ppo_clip
+            )
             _check_finite("meta-loss", loss)
             _check_finite("meta-gradient", flat_concat(grads))
             if first is None:

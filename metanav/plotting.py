@@ -111,7 +111,9 @@ def plot_adaptation_curves(ax: Any, json_files: Sequence[Path]) -> None:
                 f"{str(path)!r} is not a metanav-eval JSON file ({e}); make one with "
                 "metanav-eval RUN --json FILE."
             ) from None
-        label = data.get("algorithm") or Path(path).stem
+        # The run folder's name tells runs of one algorithm apart.
+        run = Path(data["policy"]).name if data.get("policy") else Path(path).stem
+        label = f"{run}: {data.get('algorithm')}" if data.get("algorithm") else run
         tasks = f"{data.get('tasks')} {data.get('split')} tasks"
         ax.errorbar(
             steps,

@@ -155,41 +155,41 @@ class Trainer:
 
         # Collect and adapt, once per inner step.
         params = [self.policy.variables] * c.meta_batch_size
-        fast, pre = [], None
+        collected: list[Episodes] = []
+        fast = []
         for j in range(c.train_inner_steps):
             episodes = self.sampler.sample(tasks, params)
-            pre = pre or episodes
+            collected.append(episodes)
             batch = to_task_batch(episodes, self._advantages(episodes))
             params = self.learner.adapt(params, batch, j)
             fast.append(batch)
 
         # Collect again, with the adapted weights.
         valid_episodes = self.sampler.sample(tasks, params)
+        collected.append(valid_episodes)
         valid = to_task_batch(valid_episodes, self._advantages(valid_episodes))
 
         # Meta-update.
         stats = self.learner.meta_update(fast, valid)
 
-        # Record.
-        steps = valid_episodes.env_steps + sum(e.env_steps for e in [pre] if e)
-        steps += sum(int(b.mask.numpy().sum()) for b in fast[1:])
-        self.env_steps_var.assign_add(steps)
+        # Record. Without adaptation (the baselines) there is no post-adaptation.
+        self.env_steps_var.assign_add(sum(e.env_steps for e in collected))
         seconds = time.perf_counter() - start
         self.wall_var.assign_add(seconds)
-        baseline = pre is None
-        first = valid_episodes if baseline else pre
+        pre, adapted = collected[0], bool(fast)
+        nan = float("nan")
         return {
             "iteration": it + 1,
             "time/env_steps": int(self.env_steps_var.numpy()),
             "time/wall_seconds": float(self.wall_var.numpy()),
             "time/iteration_seconds": seconds,
-            "train/pre_return": float(first.returns().mean()),
+            "train/pre_return": float(pre.returns().mean()),
             "train/post_return": (
-                float("nan") if baseline else float(valid_episodes.returns().mean())
+                float(valid_episodes.returns().mean()) if adapted else nan
             ),
-            "train/pre_success": float(first.successes().mean()),
+            "train/pre_success": float(pre.successes().mean()),
             "train/post_success": (
-                float("nan") if baseline else float(valid_episodes.successes().mean())
+                float(valid_episodes.successes().mean()) if adapted else nan
             ),
             **{f"train/{k}": v for k, v in stats.items()},
         }

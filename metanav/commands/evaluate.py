@@ -29,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--episodes", type=int, help="episodes per task and step")
     p.add_argument("--inner-lr", type=float, help="override the saved inner step size")
+    p.add_argument(
+        "--inner-lr-decay",
+        type=float,
+        help="override the saved factor applied to the step size after each step",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
     p.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto")
@@ -57,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             raise RunFolderError(
                 f"--{name} must be ≥ 1; received {getattr(args, name)}."
             )
+    if args.inner_lr is not None and not args.inner_lr > 0:
+        raise RunFolderError(f"--inner-lr must be > 0; received {args.inner_lr}.")
+    if args.inner_lr_decay is not None and not 0 < args.inner_lr_decay <= 1:
+        raise RunFolderError(
+            f"--inner-lr-decay must lie in (0, 1]; received {args.inner_lr_decay}."
+        )
     if args.adapt_steps is not None and args.adapt_steps < 0:
         raise RunFolderError(f"--adapt-steps must be ≥ 0; received {args.adapt_steps}.")
     if args.json is not None and not args.json.parent.exists():
@@ -82,11 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         episodes=args.episodes or defaults["episodes"],
         seed=args.seed,
         inner_lr=args.inner_lr,
+        inner_lr_decay=args.inner_lr_decay,
     )
     result["policy"] = str(folder)
     print(
         f"{meta['env_id']} ({meta.get('algorithm')}), {result['tasks']} {args.split} "
         f"tasks x {result['episodes']} episodes, inner step {result['inner_lr']}"
+        f" (x{result['inner_lr_decay']} per step)"
     )
     print(
         f"{'steps':>5}  {'return (95% CI)':>22}  {'success (95% CI)':>20}  "
