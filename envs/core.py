@@ -380,6 +380,11 @@ class MetaNavVectorEnv(VectorEnv):
             raise InvalidArgumentError(
                 f"num_envs must be a positive int; received {num_envs}."
             )
+        if (
+            isinstance(autoreset_mode, str)
+            and autoreset_mode in AutoresetMode.__members__
+        ):
+            autoreset_mode = AutoresetMode[autoreset_mode]  # "NEXT_STEP" works too
         try:
             autoreset_mode = AutoresetMode(autoreset_mode)
         except ValueError:

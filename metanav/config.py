@@ -223,7 +223,47 @@ def _describe(hint: Any) -> str:
         return f"a list of {typing.get_args(hint)[0].__name__}"
     if origin is dict:
         return "a mapping"
-    return f"a {hint.__name__}"
+    return {"int": "an int", "float": "a number", "bool": "true or false"}.get(
+        hint.__name__, f"a {hint.__name__}"
+    )
+
+
+def check_env_kwargs(config: Config) -> None:
+    """Builds the env once, so that a bad ``env_kwargs`` fails before any work.
+
+    Raises:
+        ConfigError: an unknown kwarg (with the valid ones) or a bad value.
+    """
+    import inspect
+
+    import gymnasium as gym
+
+    from metanav_envs.errors import MetaNavEnvError
+
+    env_class = gym.envs.registration.load_env_creator(
+        gym.spec(config.env_id).entry_point
+    )
+    accepted = []
+    for cls in env_class.__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is not None:
+            accepted += [
+                n
+                for n, p in inspect.signature(init).parameters.items()
+                if p.kind == p.KEYWORD_ONLY and n not in accepted
+            ]
+    for key in config.env_kwargs:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"env_kwargs.{key} is not an argument of {config.env_id}.{hint} "
+                f"Valid: {', '.join(accepted)}."
+            )
+    try:
+        gym.make(config.env_id, **config.train_env_kwargs).close()
+    except MetaNavEnvError as e:
+        raise ConfigError(f"env_kwargs: {e}") from None
 
 
 def unknown_key_message(key: str, where: str) -> str:

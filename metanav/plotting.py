@@ -43,10 +43,17 @@ def read_metrics(run_dir: Path) -> dict[str, np.ndarray]:
         rows = list(csv.DictReader(f))
     if not rows:
         raise RunFolderError(f"{str(path)!r} has no rows yet; train for longer.")
-    return {
-        key: np.array([float(r[key]) if r[key] != "" else math.nan for r in rows])
-        for key in rows[0]
-    }
+    columns: dict[str, list[float]] = {key: [] for key in rows[0]}
+    for line, row in enumerate(rows, start=2):
+        try:
+            for key in columns:
+                columns[key].append(float(row[key]) if row[key] != "" else math.nan)
+        except (TypeError, ValueError):
+            raise RunFolderError(
+                f"{str(path)!r} is damaged at line {line}; resuming the run "
+                "(metanav-train --resume) rewrites it from the last checkpoint."
+            ) from None
+    return {key: np.array(values) for key, values in columns.items()}
 
 
 def run_label(run_dir: Path) -> str:
@@ -91,6 +98,9 @@ def plot_learning_curves(
             ax.plot(xs, mean, style, color=colour, label=f"{label} {name}-adapt{n}")
             if len(runs) > 1:
                 ax.fill_between(xs, mean - half, mean + half, color=colour, alpha=0.2)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("meta-iteration" if x == "iteration" else "env steps")
     ax.set_ylabel("mean episode return")
     ax.set_title("Learning curves")
@@ -186,8 +196,11 @@ def trajectory_picture(
             )
         else:
             pictures.append(_plane_picture(env, eps))
-    rate = after.successes().mean()
-    title = f"{meta['env_id']}, test task {task.to_dict()}: success {rate:.0%} after"
+    title = (
+        f"{meta['env_id']}, test task {task.to_dict()}; {episodes} episodes each. "
+        f"Success: {before.successes().mean():.0%} before, "
+        f"{after.successes().mean():.0%} after. Red: start, green: goal."
+    )
     return pictures[0], pictures[1], title
 
 

@@ -160,6 +160,11 @@ def resolve_policy_path(path: str | Path) -> Path:
             f"{str(path)!r} does not exist; give a run folder made by metanav-train "
             "or its policy.keras."
         )
+    if path.is_file() and path.name != POLICY_FILE:
+        raise CheckpointError(
+            f"{str(path)!r} is not a {POLICY_FILE}; give a run folder made by "
+            f"metanav-train or its {POLICY_FILE}."
+        )
     folder = path.parent if path.is_file() else path
     if not (folder / POLICY_FILE).exists():
         hint = (
@@ -190,7 +195,10 @@ def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any]]:
             f"{str(meta_path)!r} is missing; a metanav policy needs its metadata."
         ) from None
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"Cannot read {str(meta_path)!r}: {e}.") from None
+        raise CheckpointError(
+            f"Cannot read {str(meta_path)!r} ({e}); the policy's metadata is "
+            "damaged. Train the run again, or restore the file from a copy."
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(
             f"{str(meta_path)!r} is not metanav policy metadata (no "
@@ -209,7 +217,8 @@ def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any]]:
     except Exception as e:  # Keras raises many types for a damaged file.
         raise CheckpointError(
             f"Cannot load {str(folder / POLICY_FILE)!r}: it is truncated or corrupt "
-            f"({type(e).__name__}). Re-export it, or use a checkpoint."
+            f"({type(e).__name__}). Train the run again, or restore the file from "
+            "a copy."
         ) from None
     info = meta["policy"]
     size = (

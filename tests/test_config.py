@@ -30,13 +30,13 @@ def test_unknown_key_suggests_the_close_match():
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"iterations": "ten"}, r"iterations must be a int; received str 'ten'"),
+        ({"iterations": "ten"}, r"iterations must be an int; received str 'ten'"),
         ({"inner_lr": -0.5}, r"inner_lr must be > 0; received -0.5"),
         ({"meta_batch_size": 0}, r"meta_batch_size must be ≥ 1; received 0"),
         ({"algorithm": "reptile"}, r"algorithm must be one of 'maml', 'pretrained'"),
         ({"hidden_sizes": [64, "x"]}, r"hidden_sizes must be a list of int"),
         ({"gamma": 1.5}, r"gamma must lie in \[0, 1\]"),
-        ({"first_order": "yes"}, r"first_order must be a bool"),
+        ({"first_order": "yes"}, r"first_order must be true or false"),
     ],
 )
 def test_bad_values_fail_with_what_was_received(data, match):

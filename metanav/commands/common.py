@@ -21,7 +21,8 @@ def command(main: Callable[[list[str] | None], int]) -> Callable[..., int]:
 
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # 3 also hides the CUDA probe's error line on machines without a GPU.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
         logging.getLogger("absl").setLevel(logging.ERROR)
         from metanav.errors import MetaNavError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from metanav.commands.common import command, select_device
@@ -54,6 +55,22 @@ def _defaults(folder: Path) -> dict:
     return {"tasks": 40, "adapt_steps": 3, "episodes": 20}
 
 
+def _check_writable(path: Path) -> None:
+    """Fails before the evaluation if ``path`` cannot be written."""
+    parent = path.parent
+    if path.is_dir():
+        raise RunFolderError(f"--json {str(path)!r} is a folder; give a file name.")
+    if not parent.is_dir():
+        raise RunFolderError(
+            f"Cannot write --json {str(path)!r}: folder {str(parent)!r} does not exist."
+        )
+    if not os.access(parent, os.W_OK):
+        raise RunFolderError(
+            f"Cannot write --json {str(path)!r}: folder {str(parent)!r} is not "
+            "writable."
+        )
+
+
 @command
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
@@ -70,11 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.adapt_steps is not None and args.adapt_steps < 0:
         raise RunFolderError(f"--adapt-steps must be ≥ 0; received {args.adapt_steps}.")
-    if args.json is not None and not args.json.parent.exists():
-        raise RunFolderError(
-            f"Cannot write --json {str(args.json)!r}: folder "
-            f"{str(args.json.parent)!r} does not exist."
-        )
+    if args.json is not None:
+        _check_writable(args.json)
     select_device(args.device)
     from metanav.evaluation import evaluate
     from metanav.saving import load_policy, resolve_policy_path
@@ -114,7 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             f"  {best:>14.1%}"
         )
     if args.json is not None:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        try:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            raise RunFolderError(
+                f"Cannot write --json {str(args.json)!r}: {e.strerror}; the table "
+                "above has the numbers."
+            ) from None
         print(f"Wrote {args.json}")
     return 0
 

@@ -37,12 +37,22 @@ def main(argv: list[str] | None = None) -> int:
         elif path.suffix == ".json" and path.is_file():
             jsons.append(path)
         else:
+            problem = (
+                "does not exist"
+                if not path.exists()
+                else "is neither a run folder nor an eval JSON file"
+            )
             raise RunFolderError(
-                f"{str(path)!r} is neither a run folder nor an eval JSON file."
+                f"{str(path)!r} {problem}; give run folders or metanav-eval --json "
+                "files."
             )
     if not (runs or jsons or args.trajectory):
         raise RunFolderError("give at least one run folder, eval JSON or --trajectory.")
-    if not args.output.parent.exists():
+    if args.output.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise RunFolderError(
+            f"-o {str(args.output)!r} needs a .png, .pdf or .svg file name."
+        )
+    if not args.output.parent.is_dir():
         raise RunFolderError(f"Cannot write {str(args.output)!r}: no such folder.")
 
     import matplotlib
@@ -66,9 +76,14 @@ def main(argv: list[str] | None = None) -> int:
             ax.imshow(image)
             ax.set_title(f"visited cells, {name}", fontsize=10)
             ax.set_axis_off()
-        fig.text(0.99, 0.01, title, ha="right", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=110)
+        fig.text(0.5, 0.01, title, ha="center", fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    try:
+        fig.savefig(args.output, dpi=110)
+    except OSError as e:
+        raise RunFolderError(
+            f"Cannot write {str(args.output)!r}: {e.strerror}."
+        ) from None
     plt.close(fig)
     print(f"Wrote {args.output}")
     return 0

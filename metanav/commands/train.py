@@ -58,12 +58,22 @@ def main(argv: list[str] | None = None) -> int:
         if not args.config:
             raise RunFolderError("give a CONFIG preset, e.g. configs/goalgrid.yaml.")
         data = cfg.apply_overrides(cfg.load_config(args.config), args.overrides)
-        config = cfg.from_dict(data, args.config)
+        where = args.config + (" with its overrides" if args.overrides else "")
+        config = cfg.from_dict(data, where)
+        cfg.check_env_kwargs(config)
         run_dir = args.out or Path("runs") / Path(args.config).stem
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if run_dir.exists() and not run_dir.is_dir():
+            raise RunFolderError(
+                f"--out {str(run_dir)!r} is a file; choose a folder for the run."
+            )
+        if (run_dir / "config.yaml").exists():
             raise RunFolderError(
                 f"{str(run_dir)!r} already holds a run; continue it with "
                 f"metanav-train --resume {run_dir}, or choose another --out."
+            )
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise RunFolderError(
+                f"{str(run_dir)!r} is not empty; choose a new or empty --out folder."
             )
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -74,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             ) from None
 
     device = select_device(args.device)
+    print(
+        f"Training {config.algorithm} on {config.env_id} ({device}), "
+        f"{config.iterations} iterations into {run_dir}",
+        file=sys.stderr,
+    )
     from tqdm import tqdm
 
     from metanav.trainer import Trainer
@@ -93,12 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     trainer = Trainer(config, run_dir, on_metrics=show)
     start = trainer.restore() if args.resume is not None else 0
+    if args.resume is not None and start >= config.iterations:
+        bar.close()
+        print(f"{run_dir} has finished all {config.iterations} iterations already.")
+        return 0
     bar.update(start)
-    print(
-        f"Training {config.algorithm} on {config.env_id} ({device}), "
-        f"{config.iterations} iterations into {run_dir}",
-        file=sys.stderr,
-    )
     try:
         trainer.train(start)
     except KeyboardInterrupt:
