@@ -14,7 +14,7 @@ from gymnasium.utils.env_checker import check_env
 import metanav_envs
 from metanav_envs import InvalidArgumentError, InvalidTaskError
 
-from conftest import ENV_IDS, make
+from conftest import ENV_IDS, assert_same, make
 
 
 def rollout(env: gym.Env, seed: int, steps: int, task=None):
@@ -29,23 +29,6 @@ def rollout(env: gym.Env, seed: int, steps: int, task=None):
             obs, _ = env.reset()
             out.append(obs)
     return out
-
-
-def assert_same(a, b):
-    """Exact equality of nested observations / transitions."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            assert_same(a[k], b[k])
-    elif isinstance(a, (tuple, list)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            assert_same(x, y)
-    elif isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
-    else:
-        assert a == b and type(a) is type(b)
 
 
 @pytest.mark.parametrize("render_mode", [None, "rgb_array", "ansi"])

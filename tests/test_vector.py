@@ -14,7 +14,7 @@ from gymnasium.vector import AutoresetMode
 from metanav_envs import InvalidActionError, InvalidArgumentError, InvalidTaskError
 from metanav_envs.errors import ResetNeededError
 
-from conftest import VARIANT_IDS, VARIANTS, make, make_vec
+from conftest import VARIANT_IDS, VARIANTS, assert_same, make, make_vec
 
 
 def reference(env_id, tasks, mode, kwargs):
@@ -24,16 +24,6 @@ def reference(env_id, tasks, mode, kwargs):
     for env, task in zip(sync.envs, tasks, strict=True):
         env.reset(options={"task": task})  # kept by the plain resets that follow
     return sync
-
-
-def assert_obs_equal(a, b):
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            assert_obs_equal(a[k], b[k])
-    else:
-        assert a.dtype == b.dtype
-        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
@@ -51,7 +41,7 @@ def test_batched_env_matches_single_envs_step_for_step(env_id, kwargs, mode):
         ref = reference(env_id, tasks, mode, kwargs)
         obs, _ = ours.reset(seed=seed, options={"tasks": tasks})
         ref_obs, _ = ref.reset(seed=seed)
-        assert_obs_equal(obs, ref_obs)
+        assert_same(obs, ref_obs)
         ours.action_space.seed(seed)
         for _ in range(40):
             actions = ours.action_space.sample()
@@ -59,7 +49,7 @@ def test_batched_env_matches_single_envs_step_for_step(env_id, kwargs, mode):
                 actions = actions * 3  # some actions need clipping
             obs, reward, term, trunc, info = ours.step(actions)
             ref_obs, ref_reward, ref_term, ref_trunc, ref_info = ref.step(actions)
-            assert_obs_equal(obs, ref_obs)
+            assert_same(obs, ref_obs)
             np.testing.assert_array_equal(reward, ref_reward)
             np.testing.assert_array_equal(term, ref_term)
             np.testing.assert_array_equal(trunc, ref_trunc)
@@ -70,7 +60,7 @@ def test_batched_env_matches_single_envs_step_for_step(env_id, kwargs, mode):
                 if ended.any():
                     np.testing.assert_array_equal(info["_final_obs"], ended)
                     for i in np.flatnonzero(ended):
-                        assert_obs_equal(info["final_obs"][i], ref_info["final_obs"][i])
+                        assert_same(info["final_obs"][i], ref_info["final_obs"][i])
 
 
 def test_autoreset_next_step_ignores_the_action_and_keeps_the_task():
