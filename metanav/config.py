@@ -119,6 +119,7 @@ class Config:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
+HINTS = typing.get_type_hints(Config)
 
 _POSITIVE = (
     "meta_batch_size",
@@ -137,7 +138,7 @@ def check_values(config: Config) -> None:
     """Checks every field's type and range; raises ``ConfigError``."""
     for name in FIELDS:
         value = getattr(config, name)
-        hint = typing.get_type_hints(Config)[name]
+        hint = HINTS[name]
         if not _matches(value, hint):
             raise ConfigError(
                 f"{name} must be {_describe(hint)}; received "
@@ -288,7 +289,7 @@ def from_dict(data: dict[str, Any], where: str = "the config") -> Config:
 
 def _yaml11_float(key: str, value: Any) -> Any:
     """PyYAML reads ``1e-3`` (no dot) as a string; accept it for float fields."""
-    if isinstance(value, str) and typing.get_type_hints(Config)[key] is float:
+    if isinstance(value, str) and HINTS[key] is float:
         try:
             return float(value)
         except ValueError:

@@ -17,18 +17,56 @@ import gymnasium as gym
 import numpy as np
 
 from metanav.advantages import compute_advantages
+from metanav.episodes import Episodes
 from metanav.maml import MAML, to_task_batch
 from metanav.policies import Policy
 from metanav.sampler import Sampler
 from metanav.saving import check_compatible
 
-__all__ = ["evaluate", "ci95"]
+__all__ = ["evaluate", "ci95", "make_sampler", "adapt_step"]
 
 
 def ci95(per_task: np.ndarray) -> float:
     """Half-width of the 95 % confidence interval of the mean over tasks."""
     n = len(per_task)
     return float(1.96 * per_task.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+
+
+def make_sampler(
+    meta: dict[str, Any], policy: Policy, num_tasks: int, episodes: int, seed: int = 0
+) -> Sampler:
+    """A sampler on the env and kwargs a saved policy was made for."""
+    return Sampler(
+        meta["env_id"],
+        meta["env_kwargs"],
+        num_tasks,
+        episodes,
+        policy,
+        meta["policy"]["encoder"],
+        seed=seed,
+    )
+
+
+def adapt_step(
+    learner: MAML, params: list, episodes: Episodes, adaptation: dict, step: int
+) -> list:
+    """Inner step ``step`` on ``episodes``, with a saved policy's advantage settings.
+
+    Args:
+        learner: the meta-learner holding the step sizes.
+        params: per-task weights.
+        episodes: the fast batch collected with ``params``.
+        adaptation: the ``"adaptation"`` entry of ``policy.json``.
+        step: the number of the inner step (0-based), which sets its size.
+    """
+    advantages = compute_advantages(
+        episodes,
+        adaptation["gamma"],
+        adaptation["gae_lambda"],
+        adaptation["baseline"],
+        adaptation["normalize_advantages"],
+    )
+    return learner.adapt(params, to_task_batch(episodes, advantages), step)
 
 
 def evaluate(
@@ -54,20 +92,9 @@ def evaluate(
     adaptation = meta["adaptation"]
     lr = adaptation["inner_lr"] if inner_lr is None else inner_lr
     decay = adaptation["inner_lr_decay"] if inner_lr_decay is None else inner_lr_decay
-    env_kwargs = meta["env_kwargs"]
-    check_compatible(meta, gym.make(meta["env_id"], **env_kwargs).unwrapped)
-    sampler = Sampler(
-        meta["env_id"],
-        env_kwargs,
-        num_tasks,
-        episodes,
-        policy,
-        meta["policy"]["encoder"],
-        seed=seed,
-    )
-    greedy = Sampler(
-        meta["env_id"], env_kwargs, num_tasks, 1, policy, meta["policy"]["encoder"]
-    )
+    check_compatible(meta, gym.make(meta["env_id"], **meta["env_kwargs"]).unwrapped)
+    sampler = make_sampler(meta, policy, num_tasks, episodes, seed)
+    greedy = make_sampler(meta, policy, num_tasks, 1)
     tasks = sampler.template.sample_tasks(num_tasks, split, seed=seed)
     learner = MAML(policy, num_tasks, inner_lr=lr, inner_lr_decay=decay)
 
@@ -104,12 +131,5 @@ def evaluate(
         result["greedy_return"].append(float(best.returns().mean()))
         result["greedy_success_rate"].append(float(best.successes().mean()))
         if step < adapt_steps:
-            advantages = compute_advantages(
-                eps,
-                adaptation["gamma"],
-                adaptation["gae_lambda"],
-                adaptation["baseline"],
-                adaptation["normalize_advantages"],
-            )
-            params = learner.adapt(params, to_task_batch(eps, advantages), step)
+            params = adapt_step(learner, params, eps, adaptation, step)
     return result

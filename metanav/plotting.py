@@ -154,31 +154,18 @@ def trajectory_picture(
     """
     import gymnasium as gym
 
-    from metanav.advantages import compute_advantages
-    from metanav.maml import MAML, to_task_batch
-    from metanav.sampler import Sampler
+    from metanav.evaluation import adapt_step, make_sampler
+    from metanav.maml import MAML
     from metanav.saving import load_policy
     from metanav_envs.grid import GridNavEnv, draw_grid
 
     policy, meta = load_policy(run_dir)
     env = gym.make(meta["env_id"], **meta["env_kwargs"]).unwrapped
-    sampler = Sampler(
-        meta["env_id"],
-        meta["env_kwargs"],
-        1,
-        episodes,
-        policy,
-        meta["policy"]["encoder"],
-        seed=seed,
-    )
+    sampler = make_sampler(meta, policy, 1, episodes, seed)
     task = env.sample_tasks(1, "test", seed=seed)[0]
-    a = meta["adaptation"]
-    learner = MAML(policy, 1, inner_lr=a["inner_lr"])
+    learner = MAML(policy, 1, inner_lr=meta["adaptation"]["inner_lr"])
     before = sampler.sample([task], [policy.variables])
-    adv = compute_advantages(
-        before, a["gamma"], a["gae_lambda"], a["baseline"], a["normalize_advantages"]
-    )
-    params = learner.adapt([policy.variables], to_task_batch(before, adv), 0)
+    params = adapt_step(learner, [policy.variables], before, meta["adaptation"], 0)
     after = sampler.sample([task], params)
     env.reset(options={"task": task})
     pictures = []
