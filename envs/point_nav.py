@@ -29,6 +29,7 @@ class PointSimulator:
     def __init__(self, num: int, env: PointNav2DEnv) -> None:
         self.num = num
         self.max_speed = env.max_speed
+        self.normalized_actions = env.normalized_actions
         self.goal_tolerance = env.goal_tolerance
         self.max_steps = env.max_steps
         self.observe_goal = env.observe_goal
@@ -45,7 +46,12 @@ class PointSimulator:
         self.t[mask] = 0
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        velocity = np.clip(actions.astype(np.float64), -self.max_speed, self.max_speed)
+        if self.normalized_actions:
+            velocity = np.clip(actions.astype(np.float64), -1.0, 1.0) * self.max_speed
+        else:
+            velocity = np.clip(
+                actions.astype(np.float64), -self.max_speed, self.max_speed
+            )
         self.pos = self.pos + velocity
         self.t += 1
         dx = self.pos[:, 0] - self.goal[:, 0]
@@ -78,7 +84,10 @@ class PointNav2DEnv(MetaNavEnv):
     ## Actions
     ``Box(-max_speed, max_speed, (2,), float32)``, default ``max_speed=0.1``: a
     velocity. Actions outside the box are clipped to it, as the paper's sampler
-    does, so an unbounded Gaussian policy can act directly.
+    does, so an unbounded Gaussian policy can act directly. With
+    ``normalized_actions=True`` the space is ``Box(-1, 1, (2,))`` and the velocity
+    is ``max_speed * clip(a, -1, 1)``: the rescaling of rllab's ``normalize``
+    wrapper, which the paper's code puts around this env.
 
     ## Observation
     The position ``(x, y)``: ``Box(-b, b, (2,), float32)`` with ``b = max_steps *
@@ -106,6 +115,8 @@ class PointNav2DEnv(MetaNavEnv):
     * ``max_speed`` (0.1): the bound of each velocity component.
     * ``goal_tolerance`` (0.01): the per-axis distance that counts as arrival.
     * ``max_steps`` (100): the horizon.
+    * ``normalized_actions`` (False): act in ``[-1, 1]²``, rescaled to
+      ``[-max_speed, max_speed]²`` (see Actions).
     * ``observe_goal`` (False): append the goal to the observation, which becomes
       ``(x, y, goal_x, goal_y)``; the paper's "oracle" baseline.
     * ``task``, ``render_mode``: as for every MetaNav env.
@@ -133,6 +144,7 @@ class PointNav2DEnv(MetaNavEnv):
         goal_tolerance: float = 0.01,
         max_steps: int = 100,
         observe_goal: bool = False,
+        normalized_actions: bool = False,
         task: Task | Mapping[str, Any] | None = None,
         render_mode: str | None = None,
     ) -> None:
@@ -146,10 +158,14 @@ class PointNav2DEnv(MetaNavEnv):
                 f"observe_goal must be a bool; received {observe_goal!r}."
             )
         self.observe_goal = bool(observe_goal)
+        if not isinstance(normalized_actions, (bool, np.bool_)):
+            raise InvalidArgumentError(
+                f"normalized_actions must be a bool; received {normalized_actions!r}."
+            )
+        self.normalized_actions = bool(normalized_actions)
         bound = np.float32(self.max_steps * self.max_speed)
-        self.action_space = spaces.Box(
-            -self.max_speed, self.max_speed, (2,), dtype=np.float32
-        )
+        high = 1.0 if self.normalized_actions else self.max_speed
+        self.action_space = spaces.Box(-high, high, (2,), dtype=np.float32)
         bound = max(bound, np.float32(self.goal_range))
         size = 4 if self.observe_goal else 2
         self.observation_space = spaces.Box(-bound, bound, (size,), dtype=np.float32)

@@ -22,6 +22,7 @@ VARIANTS = [
     ("MetaNav/PointNav2D-v0", {"goal_range": 1.0, "max_steps": 30}),
     ("MetaNav/GoalGrid-v0", {"observe_goal": True}),
     ("MetaNav/PointNav2D-v0", {"observe_goal": True}),
+    ("MetaNav/PointNav2D-v0", {"normalized_actions": True, "max_speed": 0.2}),
 ]
 VARIANT_IDS = [f"{i.split('/')[1]}{kw or ''}" for i, kw in VARIANTS]
 

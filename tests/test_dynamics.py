@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -217,6 +218,26 @@ def test_pointnav_matches_the_paper_env():
     for t in range(1, 101):
         *_, terminated, truncated, _ = env.step(np.zeros(2, np.float32))
         assert truncated == (t == 100) and not terminated
+
+
+def test_pointnav_normalized_actions_are_rescaled_like_rllab_normalize():
+    plain = make("MetaNav/PointNav2D-v0", max_speed=0.2).unwrapped
+    scaled = make("MetaNav/PointNav2D-v0", max_speed=0.2, normalized_actions=True)
+    assert scaled.action_space == gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    task = {"goal": (0.3, -0.2)}
+    plain.reset(options={"task": task})
+    scaled.reset(options={"task": task})
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = rng.normal(0.0, 1.0, 2).astype(np.float32)
+        # rllab's normalize: lb + (a + 1) / 2 * (ub - lb), then clipped to the box.
+        env_action = np.clip(-0.2 + (a + 1) / 2 * 0.4, -0.2, 0.2).astype(np.float32)
+        expected = plain.step(env_action)
+        got = scaled.step(a)
+        np.testing.assert_allclose(got[0], expected[0], atol=1e-6)
+        assert got[1] == pytest.approx(expected[1], abs=1e-6)
+    with pytest.raises(metanav_envs.InvalidArgumentError, match="normalized_actions"):
+        make("MetaNav/PointNav2D-v0", normalized_actions="yes")
 
 
 def test_pointnav_goals_are_uniform_in_the_square():
