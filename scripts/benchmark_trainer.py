@@ -124,9 +124,7 @@ def measure(
             batch = to_task_batch(episodes, trainer._advantages(episodes))
             params = trainer.learner.adapt(params, batch, j)
         valid_episodes = trainer.sampler.sample(tasks, params)
-        fast_batches = [
-            to_task_batch(e, trainer._advantages(e)) for e in fast_episodes
-        ]
+        fast_batches = [to_task_batch(e, trainer._advantages(e)) for e in fast_episodes]
         valid = to_task_batch(valid_episodes, trainer._advantages(valid_episodes))
         saved = [np.array(v) for v in trainer.policy.variables]
 
@@ -202,7 +200,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
         split = " ".join(f"{r['split'][p]:>10.3f}" for p in PHASES)
         print(
             f"{r['setting']:<9} {r['env_steps_per_iteration']:>8,} "
-            f"{r['seconds_per_iteration_min']:>9.3f} {r['seconds_per_iteration']:>9.3f} "
+            f"{r['seconds_per_iteration_min']:>9.3f} "
+            f"{r['seconds_per_iteration']:>9.3f} "
             f"{r['floor_seconds_per_iteration_min']:>9.3f} "
             f"{r['floor_seconds_per_iteration']:>9.3f} {r['ratio']:>6.2f} {split}"
         )
