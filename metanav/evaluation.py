@@ -79,8 +79,12 @@ def evaluate(
     seed: int = 0,
     inner_lr: float | None = None,
     inner_lr_decay: float | None = None,
+    step_sizes: list[float] | None = None,
 ) -> dict[str, Any]:
     """Adapts ``policy`` on ``num_tasks`` tasks of ``split`` for 0..``adapt_steps``.
+
+    Inner step ``j`` takes ``inner_lr * inner_lr_decay**j`` (the saved values
+    unless given), or ``step_sizes[j]`` when ``step_sizes`` is given.
 
     Returns:
         A dict with, per number of steps (lists indexed like ``adapt_steps``):
@@ -96,7 +100,9 @@ def evaluate(
     sampler = make_sampler(meta, policy, num_tasks, episodes, seed)
     greedy = make_sampler(meta, policy, num_tasks, 1)
     tasks = sampler.template.sample_tasks(num_tasks, split, seed=seed)
-    learner = MAML(policy, num_tasks, inner_lr=lr, inner_lr_decay=decay)
+    learner = MAML(
+        policy, num_tasks, inner_lr=lr, inner_lr_decay=decay, step_sizes=step_sizes
+    )
 
     params = [policy.variables] * num_tasks
     result: dict[str, Any] = {
@@ -107,6 +113,7 @@ def evaluate(
         "seed": seed,
         "inner_lr": lr,
         "inner_lr_decay": decay,
+        "step_sizes": [learner.step_size(j) for j in range(adapt_steps)],
         "algorithm": meta.get("algorithm"),
         "adapt_steps": [],
         "return_mean": [],

@@ -104,6 +104,8 @@ class MAML:
         inner_steps: ``k``, adaptation steps in training.
         inner_lr: ``alpha`` of the first inner step.
         inner_lr_decay: factor applied to ``alpha`` after each inner step.
+        step_sizes: explicit step sizes of inner steps ``0, 1, ...``, overriding
+            ``inner_lr`` and ``inner_lr_decay``; steps past the list take its last.
         first_order: drop the second-order terms of the meta-gradient.
         outer: ``"trpo"`` or ``"ppo"``.
         max_kl, cg_iters, cg_damping, line_search_steps, line_search_ratio: TRPO.
@@ -117,6 +119,7 @@ class MAML:
         inner_steps: int = 1,
         inner_lr: float = 0.5,
         inner_lr_decay: float = 1.0,
+        step_sizes: Sequence[float] | None = None,
         first_order: bool = False,
         outer: str = "trpo",
         max_kl: float = 0.01,
@@ -133,6 +136,7 @@ class MAML:
         self.inner_steps = inner_steps
         self.inner_lr = inner_lr
         self.inner_lr_decay = inner_lr_decay
+        self.step_sizes = list(step_sizes) if step_sizes else None
         self.first_order = first_order
         self.outer = outer
         self.max_kl = max_kl
@@ -158,6 +162,8 @@ class MAML:
 
     def step_size(self, j: int) -> float:
         """``alpha`` of inner step ``j`` (0-based)."""
+        if self.step_sizes is not None:
+            return self.step_sizes[min(j, len(self.step_sizes) - 1)]
         return self.inner_lr * self.inner_lr_decay**j
 
     def inner_loss(self, params: Params, batch: TaskBatch) -> tf.Tensor:

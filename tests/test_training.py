@@ -78,6 +78,42 @@ def test_eval_prints_and_writes_json(trained_run, tmp_path, capsys):
     assert "± " in capsys.readouterr().out
 
 
+def test_eval_follows_the_maml_paper_protocol(trained_run, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    args = [str(trained_run), "--protocol", "maml-paper", "--json", str(out)]
+    # Options given beside the protocol override its values.
+    assert eval_cmd.main([*args, "--tasks", "2", "--episodes", "3"]) == 0
+    data = json.loads(out.read_text())
+    assert data["protocol"] == "maml-paper"
+    assert (data["tasks"], data["episodes"]) == (2, 3)
+    assert data["adapt_steps"] == [0, 1, 2, 3]
+    assert data["step_sizes"] == [0.5, 0.25, 0.25]
+    assert "inner step sizes 0.5, 0.25, 0.25" in capsys.readouterr().out
+    assert eval_cmd.main([str(trained_run), "--step-sizes", "0", "1"]) == 2
+    assert "--step-sizes must all be > 0" in capsys.readouterr().err
+
+
+def test_step_sizes_set_each_inner_step(trained_run):
+    from metanav.evaluation import evaluate
+
+    policy, meta = load_policy(trained_run)
+    kw = {"num_tasks": 2, "adapt_steps": 2, "episodes": 3}
+    listed = evaluate(policy, meta, step_sizes=[0.3, 0.1], **kw)
+    decayed = evaluate(policy, meta, inner_lr=0.3, inner_lr_decay=1 / 3, **kw)
+    other = evaluate(policy, meta, step_sizes=[0.3, 0.3], **kw)
+    assert listed["step_sizes"] == [0.3, 0.1]
+    np.testing.assert_allclose(listed["return_mean"], decayed["return_mean"])
+    assert listed["return_mean"][:2] == other["return_mean"][:2]
+    assert listed["return_mean"][2] != other["return_mean"][2]
+
+
+def test_overrides_may_follow_options(tmp_path):
+    out = tmp_path / "intermixed"
+    preset = str(REPO / "configs/goalgrid.yaml")
+    assert train_cmd.main([preset, "--out", str(out), "iterations=0", *TINY[1:]]) == 0
+    assert "iterations: 0" in (out / "config.yaml").read_text()
+
+
 def test_plot_draws_every_kind(trained_run, tmp_path):
     eval_json = tmp_path / "eval.json"
     assert eval_cmd.main([str(trained_run), "--json", str(eval_json)]) == 0

@@ -1,9 +1,14 @@
 """``metanav-eval POLICY_OR_RUN [--split test] [--tasks N] [--adapt-steps K]
-[--episodes E] [--json FILE] [--seed N]``.
+[--episodes E] [--step-sizes A ...] [--protocol maml-paper] [--json FILE]
+[--seed N]``.
 
 Adapts a saved policy on N held-out tasks for 0..K policy-gradient inner steps,
 with E episodes per task and step, and prints the mean return and success rate
 with 95 % confidence intervals over tasks.
+
+``--protocol maml-paper`` is the test protocol of Finn et al. (2017, Fig. 4): 40
+test tasks, 40 episodes per task and step, 3 steps, the first of size 0.5 and the
+later ones of half that (0.25). Options given beside it override its values.
 """
 
 from __future__ import annotations
@@ -15,6 +20,16 @@ from pathlib import Path
 
 from metanav.commands.common import command, select_device
 from metanav.errors import RunFolderError
+
+#: Named evaluation protocols: option -> value, applied where not given.
+PROTOCOLS = {
+    "maml-paper": {
+        "tasks": 40,
+        "episodes": 40,
+        "adapt_steps": 3,
+        "step_sizes": [0.5, 0.25, 0.25],
+    },
+}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +49,19 @@ def parser() -> argparse.ArgumentParser:
         "--inner-lr-decay",
         type=float,
         help="override the saved factor applied to the step size after each step",
+    )
+    p.add_argument(
+        "--step-sizes",
+        type=float,
+        nargs="+",
+        metavar="A",
+        help="the size of each inner step (the last repeats); overrides --inner-lr",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=sorted(PROTOCOLS),
+        help="maml-paper: 40 tasks x 40 episodes, steps 0.5, 0.25, 0.25 (Finn et "
+        "al., 2017)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
@@ -74,6 +102,9 @@ def _check_writable(path: Path) -> None:
 @command
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    for name, value in PROTOCOLS.get(args.protocol, {}).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     for name in ("tasks", "episodes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise RunFolderError(
@@ -84,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.inner_lr_decay is not None and not 0 < args.inner_lr_decay <= 1:
         raise RunFolderError(
             f"--inner-lr-decay must lie in (0, 1]; received {args.inner_lr_decay}."
+        )
+    if args.step_sizes is not None and not all(a > 0 for a in args.step_sizes):
+        raise RunFolderError(
+            f"--step-sizes must all be > 0; received {args.step_sizes}."
         )
     if args.adapt_steps is not None and args.adapt_steps < 0:
         raise RunFolderError(f"--adapt-steps must be ≥ 0; received {args.adapt_steps}.")
@@ -108,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         inner_lr=args.inner_lr,
         inner_lr_decay=args.inner_lr_decay,
+        step_sizes=args.step_sizes,
     )
     result["policy"] = str(folder)
+    result["protocol"] = args.protocol
+    sizes = ", ".join(f"{a:g}" for a in result["step_sizes"]) or "none"
     print(
         f"{meta['env_id']} ({meta.get('algorithm')}), {result['tasks']} {args.split} "
-        f"tasks x {result['episodes']} episodes, inner step {result['inner_lr']}"
-        f" (x{result['inner_lr_decay']} per step)"
+        f"tasks x {result['episodes']} episodes, inner step sizes {sizes}"
     )
     print(
         f"{'steps':>5}  {'return (95% CI)':>22}  {'success (95% CI)':>20}  "

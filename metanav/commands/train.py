@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
 
 @command
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from metanav import config as cfg
 
     if args.resume is not None:
