@@ -70,6 +70,14 @@ class Config:
     cg_damping: float = _field(1e-5, "TRPO: damping added to the Fisher product.")
     line_search_steps: int = _field(15, "TRPO: backtracking steps of the search.")
     line_search_ratio: float = _field(0.8, "TRPO: step shrink per backtrack.")
+    fvp: Literal["gauss-newton", "double-backprop"] = _field(
+        "gauss-newton",
+        "TRPO: how Fisher-vector products are computed (both exact; see "
+        "docs/benchmarks.md).",
+    )
+    fvp_subsample: float = _field(
+        1.0, "TRPO: fraction of the meta-batch's tasks the Fisher products use."
+    )
     ppo_clip: float = _field(0.2, "PPO: clip range of the probability ratio.")
     ppo_epochs: int = _field(5, "PPO: Adam steps per meta-iteration.")
     ppo_lr: float = _field(3e-4, "PPO: Adam learning rate.")
@@ -153,6 +161,10 @@ def check_values(config: Config) -> None:
     for name in ("inner_lr", "max_kl", "ppo_lr", "ppo_clip", "line_search_ratio"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name} must be > 0; received {getattr(config, name)}.")
+    if not 0 < config.fvp_subsample <= 1:
+        raise ConfigError(
+            f"fvp_subsample must lie in (0, 1]; received {config.fvp_subsample}."
+        )
     for name in ("gamma", "gae_lambda", "line_search_ratio", "inner_lr_decay"):
         if not 0 <= getattr(config, name) <= 1:
             raise ConfigError(

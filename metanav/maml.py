@@ -15,6 +15,17 @@ The outer update is TRPO, as in the paper (§5.3): the surrogate
 KL limit, by conjugate gradient on Fisher-vector products and a backtracking line
 search; or PPO-clip with Adam. Both differentiate through adaptation.
 
+The Fisher-vector product ``F v`` is the Hessian of the mean KL at ``theta_old``
+times ``v``. Because the KL's gradient in the distribution parameters vanishes
+there, it equals the Gauss-Newton form ``J^T M J v`` exactly, with ``J`` the
+Jacobian of the post-adaptation distribution parameters in ``theta`` and ``M``
+the distribution's analytic Fisher (:meth:`Policy.fisher_product`): one
+forward-mode and one reverse-mode pass through the adaptation, instead of the
+third-order double backpropagation (``fvp="double-backprop"``, kept as the
+reference). ``fvp_subsample`` computes the products on the first fraction of the
+tasks only, as rllab's optimiser can; the whole conjugate-gradient loop runs in one
+compiled graph.
+
 The meta-learner takes episodes and advantages as :class:`TaskBatch` tensors and
 knows nothing of how they were collected.
 """
@@ -35,6 +46,9 @@ from metanav.errors import NumericalError
 from metanav.policies import Params, Policy
 
 __all__ = ["TaskBatch", "MAML", "to_task_batch", "flat_concat", "unflatten"]
+
+#: The ways TRPO's Fisher-vector products can be computed (both exact).
+FVP_FORMS = ("gauss-newton", "double-backprop")
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +123,10 @@ class MAML:
         first_order: drop the second-order terms of the meta-gradient.
         outer: ``"trpo"`` or ``"ppo"``.
         max_kl, cg_iters, cg_damping, line_search_steps, line_search_ratio: TRPO.
+        fvp: ``"gauss-newton"`` (default) or ``"double-backprop"``: how TRPO's
+            Fisher-vector products are computed; both are exact.
+        fvp_subsample: the fraction of the meta-batch's tasks (the first ones) on
+            which the Fisher-vector products are computed; 1 uses all.
         ppo_clip, ppo_epochs, ppo_lr: PPO.
     """
 
@@ -127,6 +145,8 @@ class MAML:
         cg_damping: float = 1e-5,
         line_search_steps: int = 15,
         line_search_ratio: float = 0.8,
+        fvp: str = "gauss-newton",
+        fvp_subsample: float = 1.0,
         ppo_clip: float = 0.2,
         ppo_epochs: int = 5,
         ppo_lr: float = 3e-4,
@@ -144,6 +164,13 @@ class MAML:
         self.cg_damping = cg_damping
         self.line_search_steps = line_search_steps
         self.line_search_ratio = line_search_ratio
+        if fvp not in FVP_FORMS:
+            raise ValueError(f"fvp must be one of {FVP_FORMS}; received {fvp!r}.")
+        if not 0 < fvp_subsample <= 1:
+            raise ValueError(f"fvp_subsample must lie in (0, 1]; got {fvp_subsample}.")
+        self.fvp = fvp
+        self.fvp_subsample = fvp_subsample
+        self.fvp_tasks = max(1, round(fvp_subsample * num_tasks))
         self.ppo_clip = ppo_clip
         self.ppo_epochs = ppo_epochs
         self.optimizer = keras.optimizers.Adam(ppo_lr) if outer == "ppo" else None
@@ -154,6 +181,7 @@ class MAML:
             self._objective_and_grad_graph, reduce_retracing=True
         )
         self._fvp = tf.function(self._fvp_graph, reduce_retracing=True)
+        self._solve = tf.function(self._solve_graph, reduce_retracing=True)
         self._old_distributions = tf.function(
             self._old_distributions_graph, reduce_retracing=True
         )
@@ -220,7 +248,7 @@ class MAML:
     ) -> tuple[tuple[tf.Tensor, ...], tf.Tensor]:
         batch = TaskBatch(*valid)
         dists, logps = [], []
-        for m in range(self.num_tasks):
+        for m in range(batch.mask.shape[0]):
             params = self._adapted(theta, fast, m)
             dist = self.policy.distribution(params, batch.observations[m])
             dists.append(dist)
@@ -244,7 +272,7 @@ class MAML:
         """
         batch = TaskBatch(*valid)
         losses, kls = [], []
-        for m in range(self.num_tasks):
+        for m in range(batch.mask.shape[0]):
             params = self._adapted(theta, fast, m)
             dist = self.policy.distribution(params, batch.observations[m])
             logp = self.policy.log_prob(dist, batch.actions[m])
@@ -284,8 +312,20 @@ class MAML:
         old_dist: Any,
         old_logp: Any,
     ) -> tf.Tensor:
-        # Fisher-vector product as the Hessian of the mean KL times the vector,
-        # by double backpropagation through the adaptation.
+        """``(F + damping I) v`` on the given tasks, in the form ``self.fvp``."""
+        if self.fvp == "double-backprop":
+            product = self._double_backprop_fvp(theta, vector, fast, valid, old_dist)
+        else:
+            product = self._gauss_newton_fvp(theta, vector, fast, valid)
+        return product + self.cg_damping * vector
+
+    def _double_backprop_fvp(
+        self, theta: Params, vector: tf.Tensor, fast: Any, valid: Any, old_dist: Any
+    ) -> tf.Tensor:
+        # The Hessian of the mean KL times the vector, by differentiating the
+        # KL's gradient (itself through the adaptation) once more.
+        batch = TaskBatch(*valid)
+        old_logp = tf.zeros_like(batch.mask)  # the surrogate is not used here
         with tf.GradientTape() as outer:
             outer.watch(theta)
             with tf.GradientTape() as inner:
@@ -293,8 +333,54 @@ class MAML:
                 _, kl = self._objective_graph(theta, fast, valid, old_dist, old_logp)
             grads = flat_concat(inner.gradient(kl, theta))
             grad_dot_v = tf.reduce_sum(grads * tf.stop_gradient(vector))
-        hvp = flat_concat(outer.gradient(grad_dot_v, theta))
-        return hvp + self.cg_damping * vector
+        return flat_concat(outer.gradient(grad_dot_v, theta))
+
+    def _gauss_newton_fvp(
+        self, theta: Params, vector: tf.Tensor, fast: Any, valid: Any
+    ) -> tf.Tensor:
+        # J v by forward mode through the adaptation (forward over the inner
+        # gradient's reverse pass), then J^T (M J v) by one reverse pass.
+        batch = TaskBatch(*valid)
+        num = batch.mask.shape[0]
+        tangents = unflatten(vector, theta)
+        with tf.GradientTape() as tape:
+            tape.watch(theta)
+            with tf.autodiff.ForwardAccumulator(theta, tangents) as acc:
+                dists = [
+                    self.policy.distribution(
+                        self._adapted(theta, fast, m), batch.observations[m]
+                    )
+                    for m in range(num)
+                ]
+            weighted = []
+            for m, dist in enumerate(dists):
+                jv = tuple(acc.jvp(d) for d in dist)
+                mjv = self.policy.fisher_product(dist, jv)
+                # The mean KL's weights: the mask over its sum, and 1 / tasks.
+                rows = batch.mask[m] / tf.maximum(tf.reduce_sum(batch.mask[m]), 1.0)
+                for d, u in zip(dist, mjv, strict=True):
+                    w = tf.reshape(rows, [-1] + [1] * (len(d.shape) - 1)) / num
+                    weighted.append(tf.reduce_sum(d * tf.stop_gradient(u * w)))
+            total = tf.add_n(weighted)
+        return flat_concat(tape.gradient(total, theta))
+
+    def _solve_graph(
+        self,
+        theta: Params,
+        b: tf.Tensor,
+        fast: Any,
+        valid: Any,
+        old_dist: Any,
+        old_logp: Any,
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Solves ``(F + damping I) x = b`` by conjugate gradient in one graph;
+        returns ``x`` and ``x^T (F + damping I) x``."""
+
+        def matvec(v: tf.Tensor) -> tf.Tensor:
+            return self._fvp_graph(theta, v, fast, valid, old_dist, old_logp)
+
+        x = conjugate_gradient_graph(matvec, b, self.cg_iters)
+        return x, tf.reduce_sum(x * matvec(x))
 
     # -- the outer update --------------------------------------------------------
 
@@ -320,13 +406,12 @@ class MAML:
         _check_finite("meta-loss", loss)
         _check_finite("meta-gradient", g)
 
-        def fvp(v: tf.Tensor) -> tf.Tensor:
-            return self._fvp(theta, v, fast, valid, old_dist, old_logp)
-
         # Solve F x = -g (the descent direction of the loss), then scale the step
         # so that the quadratic model of the KL equals the limit.
-        direction = conjugate_gradient(fvp, -g, self.cg_iters)
-        shs = float(tf.reduce_sum(direction * fvp(direction)))
+        direction, shs = self._solve(
+            theta, -g, *self._fvp_subset(fast, valid, old_dist, old_logp)
+        )
+        shs = float(shs)
         if not np.isfinite(shs) or shs <= 0:
             raise NumericalError(
                 f"The Fisher-vector product is not positive (s'Fs = {shs}); the "
@@ -365,6 +450,19 @@ class MAML:
             "expected_improvement": expected,
             "grad_norm": float(tf.norm(g)),
         }
+
+    def _fvp_subset(
+        self, fast: Any, valid: Any, old_dist: Any, old_logp: Any
+    ) -> tuple[Any, ...]:
+        """The data of the Fisher-vector products: the first ``fvp_tasks`` tasks."""
+        n = self.fvp_tasks
+        if n == self.num_tasks:
+            return fast, valid, old_dist, old_logp
+
+        def head(tensors: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, ...]:
+            return tuple(x[:n] for x in tensors)
+
+        return tuple(head(b) for b in fast), head(valid), head(old_dist), old_logp[:n]
 
     def _ppo(self, theta, fast, valid, old_dist, old_logp) -> dict[str, float]:
         first = None
@@ -408,6 +506,29 @@ def conjugate_gradient(
         rr_new = float(tf.reduce_sum(r * r))
         p = r + (rr_new / rr) * p
         rr = rr_new
+    return x
+
+
+def conjugate_gradient_graph(
+    matvec: Any, b: tf.Tensor, iterations: int, tol: float = 1e-10
+) -> tf.Tensor:
+    """:func:`conjugate_gradient` as one ``tf.while_loop``, for use in a graph."""
+    rr = tf.reduce_sum(b * b)
+
+    def keep_going(i, x, r, p, rr):
+        return tf.logical_and(i < iterations, rr >= tol)
+
+    def step(i, x, r, p, rr):
+        ap = matvec(p)
+        alpha = rr / tf.reduce_sum(p * ap)
+        x = x + alpha * p
+        r = r - alpha * ap
+        rr_new = tf.reduce_sum(r * r)
+        return i + 1, x, r, r + (rr_new / rr) * p, rr_new
+
+    _, x, *_ = tf.while_loop(
+        keep_going, step, (tf.constant(0), tf.zeros_like(b), b, b, rr)
+    )
     return x
 
 

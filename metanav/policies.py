@@ -200,6 +200,24 @@ class Policy:
             axis=-1,
         )
 
+    def fisher_product(
+        self, dist: tuple[tf.Tensor, ...], tangent: tuple[tf.Tensor, ...]
+    ) -> tuple[tf.Tensor, ...]:
+        """The analytic Fisher information of the distribution times ``tangent``.
+
+        Per row, this is the Hessian of ``KL(dist || dist + d)`` in ``d`` at
+        ``d = 0``, applied to ``tangent`` (shaped like ``dist``):
+        ``(diag(p) - p p^T) dz`` for logits, and ``(dmu / sigma^2, 2 dlog_sigma)``
+        for the Gaussian's mean and log std.
+        """
+        if self.kind == "categorical":
+            p = tf.nn.softmax(dist[0])
+            dz = tangent[0]
+            return (p * dz - p * tf.reduce_sum(p * dz, axis=-1, keepdims=True),)
+        _, log_std = dist
+        d_mean, d_log_std = tangent
+        return (d_mean * tf.exp(-2 * log_std), 2 * d_log_std)
+
     def entropy(self, dist: tuple[tf.Tensor, ...]) -> tf.Tensor:
         """Entropy per row, ``[n]``."""
         if self.kind == "categorical":

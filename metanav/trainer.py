@@ -116,6 +116,8 @@ class Trainer:
             cg_damping=c.cg_damping,
             line_search_steps=c.line_search_steps,
             line_search_ratio=c.line_search_ratio,
+            fvp=c.fvp,
+            fvp_subsample=c.fvp_subsample,
             ppo_clip=c.ppo_clip,
             ppo_epochs=c.ppo_epochs,
             ppo_lr=c.ppo_lr,
