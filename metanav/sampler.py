@@ -6,6 +6,12 @@ runs inside one ``tf.function`` whose input shapes never change, so it is traced
 once per sampler and never again; each task's copies can use their own weights,
 which is how post-adaptation episodes are collected.
 
+The whole rollout is one compiled ``tf.while_loop``: each step evaluates the
+policy for all ``M × K`` copies at once (``tf.vectorized_map`` over the tasks'
+weights turns the per-task networks into batched matrix products), draws the
+actions, and steps the numpy batched env through ``tf.numpy_function``. Nothing
+runs in Python per time step but the env's own numpy step.
+
 The sampler knows nothing of meta-learning: it takes per-task weights and returns
 :class:`~metanav.episodes.Episodes`.
 """
@@ -69,20 +75,97 @@ class Sampler:
         self.policy = policy
         self.encoder = encoder
         self.rng = tf.random.Generator.from_seed(seed)
-        self._act = tf.function(self._act_graph, reduce_retracing=True)
+        space = self.env.single_observation_space
+        self.obs_shape = tuple(policy.input_shape)
+        self.act_shape = tuple(self.env.single_action_space.shape)
+        self.act_dtype = tf.int64 if not self.act_shape else tf.float32
+        self._space = space
+        self._rollout = tf.function(self._rollout_graph, reduce_retracing=True)
 
-    def _act_graph(
+    def _act(
         self, params: Sequence[tf.Tensor], obs: tf.Tensor, greedy: bool
     ) -> tf.Tensor:
-        # params: per-task weights, each [M, *shape]; obs: [M, K, *input_shape].
-        actions = []
-        for m in range(self.num_tasks):
-            dist = self.policy.distribution([p[m] for p in params], obs[m])
-            if greedy:
-                actions.append(self.policy.mode(dist))
-            else:
-                actions.append(self.policy.sample(dist, self.rng))
-        return tf.stack(actions)
+        """Actions ``[M * K, ...]`` for observations ``[M * K, *input_shape]``."""
+        m, k = self.num_tasks, self.episodes_per_task
+        per_task = tf.reshape(obs, [m, k, *self.obs_shape])
+        dist = tf.vectorized_map(
+            lambda args: self.policy.distribution(list(args[0]), args[1]),
+            (list(params), per_task),
+        )
+        flat = tuple(tf.reshape(d, [m * k, *d.shape[2:]]) for d in dist)
+        if greedy:
+            return self.policy.mode(flat)
+        return self.policy.sample(flat, self.rng)
+
+    def _env_step(
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        obs, reward, term, trunc, _ = self.env.step(action)
+        flat = flatten_observations(self._space, obs, self.encoder)
+        return flat, reward.astype(np.float32), term, trunc
+
+    def _rollout_graph(
+        self, params: Sequence[tf.Tensor], first: tf.Tensor, greedy: bool
+    ) -> dict[str, tf.Tensor]:
+        n, horizon = self.num_tasks * self.episodes_per_task, self.horizon
+
+        def step(t, obs, alive, lengths, arrays):
+            action = tf.cast(self._act(params, obs, greedy), self.act_dtype)
+            next_obs, reward, term, trunc = tf.numpy_function(
+                self._env_step,
+                [action],
+                [tf.float32, tf.float32, tf.bool, tf.bool],
+                stateful=True,
+            )
+            next_obs = tf.ensure_shape(next_obs, [n, *self.obs_shape])
+            reward, term, trunc = (
+                tf.ensure_shape(x, [n]) for x in (reward, term, trunc)
+            )
+            keep = tf.reshape(alive, [n] + [1] * len(self.act_shape))
+            keep_obs = tf.reshape(alive, [n] + [1] * len(self.obs_shape))
+            next_obs = tf.where(keep_obs, next_obs, tf.zeros_like(next_obs))
+            values = (
+                next_obs,
+                tf.where(keep, action, tf.zeros_like(action)),
+                tf.where(alive, reward, 0.0),
+                alive & term,
+                alive & trunc,
+            )
+            arrays = tuple(a.write(t, v) for a, v in zip(arrays, values, strict=True))
+            lengths += tf.cast(alive, tf.int64)
+            alive = alive & ~(term | trunc)
+            return t + 1, next_obs, alive, lengths, arrays
+
+        def running(t, obs, alive, lengths, arrays):
+            return tf.logical_and(t < horizon, tf.reduce_any(alive))
+
+        dtypes = (tf.float32, self.act_dtype, tf.float32, tf.bool, tf.bool)
+        arrays = tuple(tf.TensorArray(d, size=horizon) for d in dtypes)
+        start = (
+            tf.constant(0),
+            first,
+            tf.ones([n], tf.bool),
+            tf.zeros([n], tf.int64),
+            arrays,
+        )
+        steps, _, _, lengths, arrays = tf.while_loop(running, step, start)
+
+        def padded(array: tf.TensorArray) -> tf.Tensor:
+            # [steps, n, ...] -> [n, horizon, ...], zeros past the last step.
+            x = array.stack()[:steps]
+            pad = [[0, horizon - steps]] + [[0, 0]] * (len(x.shape) - 1)
+            x = tf.pad(x, pad)
+            return tf.transpose(x, [1, 0, *range(2, len(x.shape))])
+
+        obs, actions, rewards, terminated, truncated = (padded(a) for a in arrays)
+        return {
+            "observations": tf.concat([first[:, None], obs], axis=1),
+            "actions": actions,
+            "rewards": rewards,
+            "terminated": terminated,
+            "truncated": truncated,
+            "lengths": lengths,
+        }
 
     def sample(
         self,
@@ -104,60 +187,30 @@ class Sampler:
         if len(tasks) != m:
             raise ValueError(f"Expected {m} tasks; received {len(tasks)}.")
         stacked = _stack_params(params, m)
-        space = self.env.single_observation_space
-
         obs, _ = self.env.reset(
             seed=seed, options={"tasks": [t for t in tasks for _ in range(k)]}
         )
-        first = flatten_observations(space, obs, self.encoder)
-        observations = np.zeros((m * k, horizon + 1, *first.shape[1:]), np.float32)
-        observations[:, 0] = first
-        act_shape = self.env.single_action_space.shape
-        act_dtype = np.int64 if not act_shape else np.float32
-        actions = np.zeros((m * k, horizon, *act_shape), act_dtype)
-        rewards = np.zeros((m * k, horizon), np.float32)
-        terminated = np.zeros((m * k, horizon), bool)
-        truncated = np.zeros((m * k, horizon), bool)
-        alive = np.ones(m * k, bool)
-        lengths = np.zeros(m * k, np.int64)
-
-        # Step every copy until each has finished its one episode; a finished copy
-        # is restarted by autoreset, and what it does after is masked out.
-        for t in range(horizon):
-            inputs = tf.constant(observations[:, t].reshape(m, k, *first.shape[1:]))
-            action = (
-                self._act(stacked, inputs, greedy).numpy().reshape(m * k, *act_shape)
-            )
-            obs, reward, term, trunc, _ = self.env.step(action.astype(act_dtype))
-            actions[:, t] = np.where(_expand(alive, action), action, 0)
-            rewards[:, t] = np.where(alive, reward, 0.0)
-            terminated[:, t] = alive & term
-            truncated[:, t] = alive & trunc
-            lengths += alive
-            flat = flatten_observations(space, obs, self.encoder)
-            observations[alive, t + 1] = flat[alive]
-            alive &= ~(term | trunc)
-            if not alive.any():
-                break
-
+        first = tf.constant(flatten_observations(self._space, obs, self.encoder))
+        # Each copy runs until its one episode ends; what autoreset starts after
+        # is masked out.
+        out = {
+            key: v.numpy() for key, v in self._rollout(stacked, first, greedy).items()
+        }
+        lengths = out["lengths"]
         mask = (np.arange(horizon)[None, :] < lengths[:, None]).astype(np.float32)
 
         def per_task(x: np.ndarray) -> np.ndarray:
             return x.reshape(m, k, *x.shape[1:])
 
         return Episodes(
-            observations=per_task(observations),
-            actions=per_task(actions),
-            rewards=per_task(rewards),
+            observations=per_task(out["observations"]),
+            actions=per_task(out["actions"]),
+            rewards=per_task(out["rewards"]),
             mask=per_task(mask),
-            terminated=per_task(terminated),
-            truncated=per_task(truncated),
+            terminated=per_task(out["terminated"]),
+            truncated=per_task(out["truncated"]),
             lengths=per_task(lengths),
         )
-
-
-def _expand(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
-    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
 
 
 def _stack_params(params: Params | Sequence[Params], m: int) -> list[tf.Tensor]:

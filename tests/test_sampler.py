@@ -74,3 +74,30 @@ def test_same_seed_same_episodes():
     eb = b.sample(tasks, policy_b.variables)
     np.testing.assert_array_equal(ea.actions, eb.actions)
     np.testing.assert_array_equal(ea.rewards, eb.rewards)
+
+
+def test_gaussian_episodes_replay_and_stop_when_every_copy_is_done():
+    kwargs = {"max_steps": 12, "normalized_actions": True, "goal_tolerance": 0.2}
+    env = gym.make("MetaNav/PointNav2D-v0", **kwargs)
+    policy = build_policy(env.observation_space, env.action_space, (8,), seed=1)
+    sampler = Sampler("MetaNav/PointNav2D-v0", kwargs, 2, 3, policy, seed=3)
+    tasks = [{"goal": (0.1, 0.0)}, {"goal": (0.0, -0.15)}]
+    eps = sampler.sample(tasks, policy.variables)
+    assert eps.actions.shape == (2, 3, 12, 2) and eps.actions.dtype == np.float32
+    assert eps.terminated.any()  # some copies reach the goal early
+    for m, task in enumerate(tasks):
+        for k in range(3):
+            obs, _ = env.reset(options={"task": task})
+            np.testing.assert_array_equal(obs, eps.observations[m, k, 0])
+            n = int(eps.lengths[m, k])
+            for t in range(n):
+                obs, r, term, trunc, _ = env.step(eps.actions[m, k, t])
+                assert r == np.float32(eps.rewards[m, k, t])
+                assert (term, trunc) == (
+                    eps.terminated[m, k, t],
+                    eps.truncated[m, k, t],
+                )
+                np.testing.assert_array_equal(obs, eps.observations[m, k, t + 1])
+            assert (eps.actions[m, k, n:] == 0).all() and (
+                eps.rewards[m, k, n:] == 0
+            ).all()

@@ -174,7 +174,7 @@ def test_no_retracing_after_warm_up(tmp_path):
     )
     trainer = Trainer(config, tmp_path)
     functions = [
-        trainer.sampler._act,
+        trainer.sampler._rollout,
         trainer.learner._adapt_all,
         trainer.learner._objective,
         trainer.learner._objective_and_grad,
