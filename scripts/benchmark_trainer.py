@@ -50,7 +50,13 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "pointnav": ("configs/pointnav2d_paper.yaml", []),
     "goalgrid": ("configs/goalgrid.yaml", []),
 }
-QUICK = ["meta_batch_size=4", "fast_batch_size=4", "env_kwargs.max_steps=20"]
+QUICK = [
+    "meta_batch_size=2",
+    "fast_batch_size=2",
+    "env_kwargs.max_steps=10",
+    "hidden_sizes=[16]",
+    "cg_iters=3",
+]
 PHASES = ("sampling", "advantages", "inner", "outer")
 
 
@@ -126,7 +132,7 @@ def measure(
         valid_episodes = trainer.sampler.sample(tasks, params)
         fast_batches = [to_task_batch(e, trainer._advantages(e)) for e in fast_episodes]
         valid = to_task_batch(valid_episodes, trainer._advantages(valid_episodes))
-        saved = [np.array(v) for v in trainer.policy.variables]
+        saved = [v.numpy() for v in trainer.policy.variables]
 
         floors = []
         for r in range(warmup + repeats):

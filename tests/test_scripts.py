@@ -48,3 +48,39 @@ def test_demo_envs(tmp_path):
     assert (tmp_path / "envs.png").stat().st_size > 0
     results = json.loads((tmp_path / "random_baseline.json").read_text())
     assert len(results) == 5
+
+
+def test_benchmark_trainer_quick(tmp_path):
+    out = tmp_path / "trainer.json"
+    result = run(REPO / "scripts/benchmark_trainer.py", "--quick", "--json", out)
+    data = json.loads(out.read_text())
+    assert [r["setting"] for r in data["results"]] == ["pointnav", "goalgrid"]
+    for r in data["results"]:
+        assert r["seconds_per_iteration"] > 0 and r["floor_seconds_per_iteration"] > 0
+        assert set(r["split"]) == {"sampling", "advantages", "inner", "outer"}
+        # The phases happen inside the iteration, so they cannot add up to more.
+        assert sum(r["split"].values()) <= r["seconds_per_iteration_all"][0] * 1.01
+    assert "pointnav" in result.stdout and "floor med" in result.stdout
+
+
+def test_results_table_groups_seeds(tmp_path):
+    files = []
+    for name, returns in [("maml_s0", [-4.0, -2.0]), ("maml_s1", [-6.0, -1.0])]:
+        (tmp_path / name).mkdir()
+        path = tmp_path / name / "eval.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "policy": str(tmp_path / name),
+                    "adapt_steps": [0, 1],
+                    "return_mean": returns,
+                    "return_ci95": [0.1, 0.1],
+                    "success_rate": [0.5, 1.0],
+                }
+            )
+        )
+        files.append(path)
+    out = run(REPO / "scripts/results_table.py", "--group", *files).stdout
+    assert (
+        "| maml | 2 | -5.00 [-6.00, -4.00] (50%) | -1.50 [-2.00, -1.00] (100%) |" in out
+    )
