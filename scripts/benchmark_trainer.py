@@ -93,7 +93,6 @@ def build_trainer(preset: str, overrides: list[str], folder: Path) -> Any:
 def measure(
     name: str, preset: str, overrides: list[str], repeats: int, warmup: int
 ) -> dict[str, Any]:
-    import numpy as np
 
     from metanav import trainer as trainer_module
     from metanav.maml import to_task_batch
