@@ -5,12 +5,16 @@ the current weights, takes one policy-gradient inner step on them, and repeats,
 ``K`` times. It reports, per number of steps, the mean return and the success
 rate with 95 % confidence intervals over tasks (normal approximation, 1.96
 standard errors). Every algorithm is evaluated this way, with the inner-loop
-settings saved with its policy.
+settings saved with its policy. It can save the weights adapted to each task as
+policies of their own, which it then evaluates like any other (on their task by
+default).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -21,9 +25,12 @@ from metanav.episodes import Episodes
 from metanav.maml import MAML, to_task_batch
 from metanav.policies import Policy
 from metanav.sampler import Sampler
-from metanav.saving import check_compatible
+from metanav.saving import adapted_metadata, check_compatible, save_policy, with_weights
 
-__all__ = ["evaluate", "ci95", "make_sampler", "adapt_step"]
+__all__ = ["evaluate", "ci95", "make_sampler", "adapt_step", "ADAPTED_FOLDER"]
+
+#: The folder name, under ``save_adapted``, of the policy adapted to task ``i``.
+ADAPTED_FOLDER = "task_{:03d}"
 
 
 def ci95(per_task: np.ndarray) -> float:
@@ -72,30 +79,56 @@ def adapt_step(
 def evaluate(
     policy: Policy,
     meta: dict[str, Any],
-    split: str = "test",
+    split: str | None = None,
     num_tasks: int = 40,
     adapt_steps: int = 3,
     episodes: int = 20,
     seed: int = 0,
     inner_lr: float | None = None,
     inner_lr_decay: float | None = None,
+    tasks: Sequence[Any] | None = None,
+    save_adapted: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Adapts ``policy`` on ``num_tasks`` tasks of ``split`` for 0..``adapt_steps``.
+    """Adapts ``policy`` on ``num_tasks`` tasks for 0..``adapt_steps`` inner steps.
+
+    Args:
+        policy: the policy, as :func:`~metanav.saving.load_policy` returns it.
+        meta: its metadata (``policy.json``).
+        split: draw the tasks from this split. ``None``: for a policy adapted
+            to one task (``meta["adapted"]``), ``num_tasks`` runs on that task;
+            for any other, the ``"test"`` split.
+        num_tasks: how many tasks to draw.
+        adapt_steps: inner steps per task, each on ``episodes`` fresh episodes.
+        episodes: episodes per task and step.
+        seed: seeds the tasks and the episodes.
+        inner_lr, inner_lr_decay: override the saved step sizes.
+        tasks: evaluate on these tasks (dataclasses or dicts) instead of
+            drawing them; ``num_tasks`` and ``split`` are then ignored.
+        save_adapted: a folder to save, as ``task_000``, ``task_001``, ...,
+            the policy adapted to each task after the ``adapt_steps`` steps,
+            with the task in its metadata.
 
     Returns:
         A dict with, per number of steps (lists indexed like ``adapt_steps``):
         ``return_mean``, ``return_ci95``, ``success_rate``, ``success_ci95`` (over
         the sampled episodes), ``greedy_return`` and ``greedy_success_rate`` (one
         episode per task with the most likely action: the fraction of tasks whose
-        adapted policy reaches the goal), and the settings used.
+        adapted policy reaches the goal); ``task_list``, the tasks as dicts;
+        ``adapted_policies``, the saved folders; and the settings used.
     """
+    if save_adapted is not None and adapt_steps < 1:
+        raise ValueError(
+            f"Saving adapted policies needs adapt_steps >= 1; received {adapt_steps}."
+        )
     adaptation = meta["adaptation"]
     lr = adaptation["inner_lr"] if inner_lr is None else inner_lr
     decay = adaptation["inner_lr_decay"] if inner_lr_decay is None else inner_lr_decay
-    check_compatible(meta, gym.make(meta["env_id"], **meta["env_kwargs"]).unwrapped)
+    template = gym.make(meta["env_id"], **meta["env_kwargs"]).unwrapped
+    check_compatible(meta, template)
+    tasks, split = _tasks(template, meta, split, num_tasks, seed, tasks)
+    num_tasks = len(tasks)
     sampler = make_sampler(meta, policy, num_tasks, episodes, seed)
     greedy = make_sampler(meta, policy, num_tasks, 1)
-    tasks = sampler.template.sample_tasks(num_tasks, split, seed=seed)
     learner = MAML(policy, num_tasks, inner_lr=lr, inner_lr_decay=decay)
 
     params = [policy.variables] * num_tasks
@@ -108,6 +141,8 @@ def evaluate(
         "inner_lr": lr,
         "inner_lr_decay": decay,
         "algorithm": meta.get("algorithm"),
+        "adapted": meta.get("adapted"),
+        "task_list": [t.to_dict() for t in tasks],
         "adapt_steps": [],
         "return_mean": [],
         "return_ci95": [],
@@ -116,6 +151,7 @@ def evaluate(
         "greedy_return": [],
         "greedy_success_rate": [],
         "env_steps": [],
+        "adapted_policies": [],
     }
     for step in range(adapt_steps + 1):
         eps = sampler.sample(tasks, params)
@@ -132,4 +168,34 @@ def evaluate(
         result["greedy_success_rate"].append(float(best.successes().mean()))
         if step < adapt_steps:
             params = adapt_step(learner, params, eps, adaptation, step)
+
+    if save_adapted is not None:
+        for i, (task, weights) in enumerate(zip(tasks, params, strict=True)):
+            folder = Path(save_adapted) / ADAPTED_FOLDER.format(i)
+            info = adapted_metadata(
+                meta, task.to_dict(), split, adapt_steps, episodes, seed, lr, decay
+            )
+            save_policy(with_weights(policy, weights), info, folder)
+            result["adapted_policies"].append(str(folder))
     return result
+
+
+def _tasks(
+    template: Any,
+    meta: dict[str, Any],
+    split: str | None,
+    num_tasks: int,
+    seed: int,
+    tasks: Sequence[Any] | None,
+) -> tuple[list[Any], str | None]:
+    """The tasks to evaluate on, and the split they come from (if one)."""
+    if tasks is not None:
+        if not tasks:
+            raise ValueError("tasks must hold at least one task; received none.")
+        return [template.task_type.coerce(t) for t in tasks], None
+    adapted = meta.get("adapted")
+    if split is None and adapted is not None:
+        task = template.task_type.coerce(adapted["task"])
+        return [task] * num_tasks, adapted["split"]
+    split = split or "test"
+    return template.sample_tasks(num_tasks, split, seed=seed), split

@@ -1,9 +1,12 @@
 """``metanav-eval POLICY_OR_RUN [--split test] [--tasks N] [--adapt-steps K]
-[--episodes E] [--json FILE] [--seed N]``.
+[--episodes E] [--json FILE] [--save-adapted DIR] [--seed N]``.
 
 Adapts a saved policy on N held-out tasks for 0..K policy-gradient inner steps,
 with E episodes per task and step, and prints the mean return and success rate
-with 95 % confidence intervals over tasks.
+with 95 % confidence intervals over tasks. ``--save-adapted DIR`` also saves the
+policy adapted to each task, as ``DIR/task_000``, ``DIR/task_001``, ...; each is
+a policy folder that ``metanav-eval`` takes in turn, evaluating it on its own
+task unless ``--split`` is given.
 """
 
 from __future__ import annotations
@@ -22,8 +25,17 @@ def parser() -> argparse.ArgumentParser:
         prog="metanav-eval",
         description="Evaluate how fast a saved policy adapts to held-out tasks.",
     )
-    p.add_argument("policy", type=Path, help="a run folder or its policy.keras")
-    p.add_argument("--split", choices=["train", "test"], default="test")
+    p.add_argument(
+        "policy",
+        type=Path,
+        help="a run folder, its policy.keras, or a folder --save-adapted wrote",
+    )
+    p.add_argument(
+        "--split",
+        choices=["train", "test"],
+        help="draw tasks from this split (default: test; for an adapted policy, "
+        "its own task)",
+    )
     p.add_argument("--tasks", type=int, help="tasks (default: the run's eval_tasks)")
     p.add_argument(
         "--adapt-steps", type=int, help="inner steps (default: eval_adapt_steps)"
@@ -37,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
+    p.add_argument(
+        "--save-adapted",
+        type=Path,
+        metavar="DIR",
+        help="save the policy adapted to each task in DIR/task_000, task_001, ...",
+    )
     p.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto")
     return p
 
@@ -53,6 +71,30 @@ def _defaults(folder: Path) -> dict:
             "episodes": c.eval_episodes,
         }
     return {"tasks": 40, "adapt_steps": 3, "episodes": 20}
+
+
+def _check_adapted_folder(path: Path, adapt_steps: int) -> None:
+    """Fails before the evaluation if adapted policies cannot go into ``path``."""
+    if adapt_steps < 1:
+        raise RunFolderError(
+            "--save-adapted saves the weights after the last inner step, so it "
+            f"needs --adapt-steps ≥ 1; received {adapt_steps}."
+        )
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(
+            f"--save-adapted {str(path)!r} is a file; give a new or empty folder."
+        )
+    if path.is_dir() and any(path.iterdir()):
+        raise RunFolderError(
+            f"--save-adapted {str(path)!r} is not empty; give a new or empty folder."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(
+            f"Cannot create --save-adapted {str(path)!r}: {e.strerror}; give "
+            "another folder."
+        ) from None
 
 
 def _check_writable(path: Path) -> None:
@@ -95,24 +137,33 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = resolve_policy_path(args.policy)
     defaults = _defaults(folder)
+    adapt_steps = (
+        defaults["adapt_steps"] if args.adapt_steps is None else args.adapt_steps
+    )
+    if args.save_adapted is not None:
+        _check_adapted_folder(args.save_adapted, adapt_steps)
     policy, meta = load_policy(folder)
     result = evaluate(
         policy,
         meta,
         split=args.split,
         num_tasks=args.tasks or defaults["tasks"],
-        adapt_steps=(
-            defaults["adapt_steps"] if args.adapt_steps is None else args.adapt_steps
-        ),
+        adapt_steps=adapt_steps,
         episodes=args.episodes or defaults["episodes"],
         seed=args.seed,
         inner_lr=args.inner_lr,
         inner_lr_decay=args.inner_lr_decay,
+        save_adapted=args.save_adapted,
     )
     result["policy"] = str(folder)
+    on = (
+        f"{result['tasks']} {result['split']} tasks"
+        if args.split is not None or meta.get("adapted") is None
+        else f"its adapted task {meta['adapted']['task']} ({result['tasks']} runs)"
+    )
     print(
-        f"{meta['env_id']} ({meta.get('algorithm')}), {result['tasks']} {args.split} "
-        f"tasks x {result['episodes']} episodes, inner step {result['inner_lr']}"
+        f"{meta['env_id']} ({meta.get('algorithm')}), {on} x {result['episodes']} "
+        f"episodes, inner step {result['inner_lr']}"
         f" (x{result['inner_lr_decay']} per step)"
     )
     print(
@@ -136,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
                 "above has the numbers."
             ) from None
         print(f"Wrote {args.json}")
+    if args.save_adapted is not None:
+        names = [Path(p).name for p in result["adapted_policies"]]
+        print(
+            f"Saved {len(names)} adapted policies in {args.save_adapted} "
+            f"({names[0]} ... {names[-1]}); their tasks are in each policy.json."
+        )
     return 0
 
 
