@@ -22,15 +22,36 @@ import numpy as np
 
 from metanav.advantages import compute_advantages
 from metanav.episodes import Episodes
+from metanav.logger import Logger, TensorBoardOutput
 from metanav.maml import MAML, to_task_batch
 from metanav.policies import Policy
 from metanav.sampler import Sampler
 from metanav.saving import adapted_metadata, check_compatible, save_policy, with_weights
 
-__all__ = ["evaluate", "ci95", "make_sampler", "adapt_step", "ADAPTED_FOLDER"]
+__all__ = [
+    "evaluate",
+    "ci95",
+    "make_sampler",
+    "adapt_step",
+    "write_tensorboard",
+    "ADAPTED_FOLDER",
+    "EVAL_KEYS",
+]
 
 #: The folder name, under ``save_adapted``, of the policy adapted to task ``i``.
 ADAPTED_FOLDER = "task_{:03d}"
+
+#: The per-step numbers of :func:`evaluate` that :func:`write_tensorboard` logs,
+#: under ``eval/``; documented in ``docs/metrics.md``.
+EVAL_KEYS = (
+    "eval/return_mean",
+    "eval/return_ci95",
+    "eval/success_rate",
+    "eval/success_ci95",
+    "eval/greedy_return",
+    "eval/greedy_success_rate",
+    "eval/env_steps",
+)
 
 
 def ci95(per_task: np.ndarray) -> float:
@@ -199,3 +220,20 @@ def _tasks(
         return [task] * num_tasks, adapted["split"]
     split = split or "test"
     return template.sample_tasks(num_tasks, split, seed=seed), split
+
+
+def write_tensorboard(result: dict[str, Any], logdir: str | Path) -> None:
+    """Logs an :func:`evaluate` result as TensorBoard scalars in ``logdir``.
+
+    Each key of :data:`EVAL_KEYS` is written at step ``k``, the number of inner
+    steps taken, so TensorBoard draws the adaptation curve.
+    """
+    logger = Logger([TensorBoardOutput(Path(logdir))])
+    try:
+        for i, step in enumerate(result["adapt_steps"]):
+            logger.record_many(
+                {key: result[key.removeprefix("eval/")][i] for key in EVAL_KEYS}
+            )
+            logger.dump(step)
+    finally:
+        logger.close()

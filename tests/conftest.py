@@ -91,3 +91,21 @@ def trained_run(tmp_path_factory) -> Path:
     )
     assert code == 0
     return out
+
+
+def read_scalars(logdir: Path) -> dict[str, dict[int, float]]:
+    """What TensorBoard shows as scalars for ``logdir``: tag -> step -> value."""
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    events.Reload()
+    found = {}
+    for tag in events.Tags()["tensors"]:
+        assert events.SummaryMetadata(tag).plugin_data.plugin_name == "scalars", tag
+        found[tag] = {
+            e.step: float(make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)
+        }
+    return found

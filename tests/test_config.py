@@ -84,11 +84,12 @@ def test_saved_config_round_trips(tmp_path):
 
 
 def test_docs_list_every_config_key_and_metric():
+    from metanav.evaluation import EVAL_KEYS
     from metanav.trainer import METRIC_KEYS
 
     config_doc = (REPO / "docs/configuration.md").read_text()
     for name in cfg.FIELDS:
         assert f"| `{name}` |" in config_doc, name
     metrics_doc = (REPO / "docs/metrics.md").read_text()
-    for key in METRIC_KEYS:
+    for key in (*METRIC_KEYS, *EVAL_KEYS):
         assert f"| `{key}` |" in metrics_doc, key

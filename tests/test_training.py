@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from metanav.commands import evaluate as eval_cmd
 from metanav.commands import plot as plot_cmd
 from metanav.commands import train as train_cmd
 from metanav.config import Config
+from metanav.evaluation import EVAL_KEYS
 from metanav.saving import load_policy
-from metanav.trainer import Trainer
+from metanav.trainer import METRIC_KEYS, Trainer
 
-from conftest import REPO, TINY
+from conftest import REPO, TINY, read_scalars
 
 
 def test_train_writes_the_run_folder(trained_run):
@@ -34,13 +35,29 @@ def test_train_writes_the_run_folder(trained_run):
     assert "shape: [4, 4]" in (trained_run / "config.yaml").read_text()
 
 
-def test_tensorboard_has_the_metric_keys(trained_run):
-    events = list((trained_run / "tensorboard").glob("events.out.tfevents.*"))
-    assert events
-    tags = set()
-    for event in tf.compat.v1.train.summary_iterator(str(events[0])):
-        tags |= {v.tag for v in event.summary.value}
-    assert {"train/pre_return", "train/post_return", "time/env_steps"} <= tags
+def test_tensorboard_scalars_are_the_metrics_csv_columns(trained_run):
+    scalars = read_scalars(trained_run / "tensorboard")
+    with (trained_run / "metrics.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert set(scalars) == set(METRIC_KEYS) - {"iteration"}  # the step is the x axis
+    for key, series in scalars.items():
+        assert sorted(series) == [int(row["iteration"]) for row in rows], key
+        for row in rows:
+            expected = float(row[key])
+            assert series[int(row["iteration"])] == pytest.approx(expected, rel=1e-6)
+
+
+def test_eval_logs_the_adaptation_curve_to_tensorboard(trained_run, tmp_path):
+    report, logdir = tmp_path / "eval.json", tmp_path / "tb"
+    args = [str(trained_run), "--tasks", "2", "--episodes", "2", "--adapt-steps", "2"]
+    args += ["--json", str(report), "--tensorboard", str(logdir)]
+    assert eval_cmd.main(args) == 0
+    data = json.loads(report.read_text())
+    scalars = read_scalars(logdir)
+    assert set(scalars) == set(EVAL_KEYS)
+    for key, series in scalars.items():
+        numbers = data[key.removeprefix("eval/")]
+        assert series == {k: pytest.approx(v, rel=1e-6) for k, v in enumerate(numbers)}
 
 
 def test_eval_prints_and_writes_json(trained_run, tmp_path, capsys):

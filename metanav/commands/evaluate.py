@@ -1,12 +1,13 @@
 """``metanav-eval POLICY_OR_RUN [--split test] [--tasks N] [--adapt-steps K]
-[--episodes E] [--json FILE] [--save-adapted DIR] [--seed N]``.
+[--episodes E] [--json FILE] [--tensorboard DIR] [--save-adapted DIR] [--seed N]``.
 
 Adapts a saved policy on N held-out tasks for 0..K policy-gradient inner steps,
 with E episodes per task and step, and prints the mean return and success rate
-with 95 % confidence intervals over tasks. ``--save-adapted DIR`` also saves the
-policy adapted to each task, as ``DIR/task_000``, ``DIR/task_001``, ...; each is
-a policy folder that ``metanav-eval`` takes in turn, evaluating it on its own
-task unless ``--split`` is given.
+with 95 % confidence intervals over tasks. ``--tensorboard DIR`` logs the same
+numbers as ``eval/`` scalars, one step per inner step. ``--save-adapted DIR``
+saves the policy adapted to each task, as ``DIR/task_000``, ``DIR/task_001``,
+...; each is a policy folder that ``metanav-eval`` takes in turn, evaluating it
+on its own task unless ``--split`` is given.
 """
 
 from __future__ import annotations
@@ -49,6 +50,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
+    p.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="also log the numbers as TensorBoard scalars eval/... in DIR, e.g. "
+        "RUN/tensorboard/eval",
+    )
     p.add_argument(
         "--save-adapted",
         type=Path,
@@ -131,8 +139,12 @@ def main(argv: list[str] | None = None) -> int:
         raise RunFolderError(f"--adapt-steps must be ≥ 0; received {args.adapt_steps}.")
     if args.json is not None:
         _check_writable(args.json)
+    if args.tensorboard is not None and args.tensorboard.is_file():
+        raise RunFolderError(
+            f"--tensorboard {str(args.tensorboard)!r} is a file; give a folder."
+        )
     select_device(args.device)
-    from metanav.evaluation import evaluate
+    from metanav.evaluation import evaluate, write_tensorboard
     from metanav.saving import load_policy, resolve_policy_path
 
     folder = resolve_policy_path(args.policy)
@@ -187,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                 "above has the numbers."
             ) from None
         print(f"Wrote {args.json}")
+    if args.tensorboard is not None:
+        write_tensorboard(result, args.tensorboard)
+        print(f"Wrote TensorBoard scalars eval/... to {args.tensorboard}")
     if args.save_adapted is not None:
         names = [Path(p).name for p in result["adapted_policies"]]
         print(
