@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from matplotlib import image
+
 REPO = Path(__file__).resolve().parents[1]
+FAMILIES = ["goalgrid", "mazegrid", "fourrooms", "permutedgrid", "pointnav2d"]
 
 
 def run(*args):
@@ -48,3 +51,30 @@ def test_demo_envs(tmp_path):
     assert (tmp_path / "envs.png").stat().st_size > 0
     results = json.loads((tmp_path / "random_baseline.json").read_text())
     assert len(results) == 5
+
+
+def test_env_pages_are_the_docstrings_and_pictures():
+    run(REPO / "scripts/make_env_docs.py", "--check")
+
+
+def test_env_pages_check_finds_a_stale_page_or_picture(tmp_path):
+    script = REPO / "scripts/make_env_docs.py"
+    run(script, "--docs", tmp_path)
+    pages = sorted(p.name for p in (tmp_path / "envs").iterdir())
+    assert pages == [f"{f}.md" for f in sorted(FAMILIES)]
+    run(script, "--docs", tmp_path, "--check")
+    page = tmp_path / "envs/mazegrid.md"
+    page.write_text(page.read_text().replace("wall_density", "density"))
+    png = tmp_path / "img/envs/goalgrid.png"
+    picture = image.imread(png)
+    picture[0, 0] = 1 - picture[0, 0]
+    image.imsave(png, picture)
+    result = subprocess.run(
+        [sys.executable, str(script), "--docs", str(tmp_path), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "mazegrid.md" in result.stderr and "goalgrid.png" in result.stderr
+    assert "fourrooms" not in result.stderr
+    assert result.stderr.startswith("error: ")
