@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +80,94 @@ def test_the_runner_splits_commands_as_bash_does():
         [".venv/bin/pip", "install", "-e", ".", "--quiet"],
         ["metanav-eval", "runs/a", "--json", "a b.json"],
     ]
+
+
+def names_in_code() -> dict[str, list]:
+    """Every public name of metanav and metanav_envs, and their modules."""
+    import gymnasium
+    import keras
+    import tensorflow as tf
+
+    import metanav
+    import metanav_envs
+
+    found: dict[str, list] = {"tf": [tf], "keras": [keras], "gymnasium": [gymnasium]}
+    for package in (metanav, metanav_envs):
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if info.name == "metanav.interop.tf_agents":
+                continue
+            module = importlib.import_module(info.name)
+            found.setdefault(info.name.rsplit(".", 1)[1], []).append(module)
+            for name, value in vars(module).items():
+                if not name.startswith("__"):
+                    found.setdefault(name, []).append(value)
+    for name, value in vars(gymnasium.spaces).items():
+        found.setdefault(name, []).append(value)
+    return found
+
+
+def resolves(dotted: str, names: dict[str, list]) -> bool:
+    first, *rest = dotted.split(".")
+    for value in names.get(first, []):
+        try:
+            for part in rest:
+                value = getattr(value, part)
+        except AttributeError:
+            continue
+        return True
+    return False
+
+
+def test_the_architecture_page_names_only_what_exists():
+    from metanav.config import FIELDS
+
+    text = (REPO / "docs/architecture.md").read_text().split("```python")[0]
+    spans = re.findall(r"`([A-Za-z_][\w.]*)(?:\([^`]*\))?`", text)
+    spans = [s for s in spans if not re.search(r"\.(py|md|yaml|json|keras|csv)$", s)]
+    names = names_in_code()
+    words = {*FIELDS, "pretrained", "oracle", "mask"}
+    missing = [
+        s
+        for s in spans
+        if s not in words and len(s) > 1 and not resolves(s, names)  # M, K: sizes
+    ]
+    assert not missing, missing
+    assert sum("." in s for s in spans) >= 25
+
+
+def test_the_architecture_page_follows_trainer_iteration():
+    from metanav.trainer import Trainer
+
+    phases = [
+        line.strip()[2:].split(".")[0].split(",")[0]
+        for line in inspect.getsource(Trainer.iteration).splitlines()
+        if line.startswith("        # ")
+    ]
+    text = (REPO / "docs/architecture.md").read_text()
+    headings = re.findall(r"^### \d\. (.+)$", text, flags=re.M)
+    assert [h.split(",")[0] for h in headings] == phases
+    assert phases[0] == "Sample tasks" and phases[-1] == "Record"
+
+
+GLOSSARY_TERMS = [
+    "task",
+    "task distribution",
+    "split",
+    "meta-iteration",
+    "meta-batch",
+    "fast batch",
+    "inner step",
+    "adaptation",
+    "adapted policy",
+    "validation batch",
+    "outer (meta) update",
+    "pre-adaptation return",
+    "post-adaptation return",
+]
+
+
+def test_the_glossary_defines_every_term_once():
+    text = (REPO / "docs/glossary.md").read_text()
+    defined = re.findall(r"^\*\*(.+?)\*\*: ", text, flags=re.M)
+    assert sorted(set(defined)) == sorted(defined), "a term is defined twice"
+    assert set(GLOSSARY_TERMS) <= set(defined), set(GLOSSARY_TERMS) - set(defined)
