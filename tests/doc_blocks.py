@@ -15,9 +15,14 @@ The conventions every page follows (``docs/README.md`` states them for writers):
   their ``main``. ``python scripts/NAME.py ...`` runs the script. Set-up
   commands (``python3 -m venv``, ``pip install``) are not run: CI makes the
   environment the tests run in. Any other command is an error.
+  Leading ``NAME=value`` words set environment variables for that command; the
+  scratch folder is on ``sys.path`` as ``PYTHONPATH=.`` would put it.
 * A block right after a ``<!-- docs-test: skip; REASON -->`` line is not run, and
   the reason must be given. If the reason says ``.ci/run runs``, every command of
   the block must appear verbatim in ``.ci/run``.
+* A ``python`` block right after a ``<!-- docs-test: file NAME.py -->`` line is
+  a module the page asks the reader to save: it is written to ``NAME.py`` in the
+  scratch folder, for later blocks to import, and not run itself.
 
 Run one page by hand: ``python tests/doc_blocks.py docs/quickstart.md``.
 """
@@ -54,6 +59,8 @@ TINY_EVAL = ["--tasks", "2", "--episodes", "2"]
 
 LANGUAGES = ("python", "bash", "text")
 SKIP = re.compile(r"<!--\s*docs-test:\s*skip(?:;\s*(?P<reason>.*?))?\s*-->")
+FILE = re.compile(r"<!--\s*docs-test:\s*file\s+(?P<name>[\w.]+\.py)\s*-->")
+ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 FENCE = re.compile(r"^```(?P<lang>\S*)\s*$")
 COMMANDS = ("metanav-train", "metanav-eval", "metanav-plot")
 
@@ -67,6 +74,7 @@ class Block:
     language: str
     code: str
     skip_reason: str | None = None
+    file: str | None = None
 
     @property
     def where(self) -> str:
@@ -103,12 +111,22 @@ def blocks(page: Path) -> list[Block]:
         end = next((j for j in range(i + 1, len(lines)) if lines[j] == "```"), None)
         if end is None:
             raise ValueError(f"{where}: the block is not closed with ```.")
-        mark = SKIP.fullmatch(lines[start - 1].strip()) if start else None
+        before = lines[start - 1].strip() if start else ""
+        mark, file = SKIP.fullmatch(before), FILE.fullmatch(before)
         if mark and not mark["reason"]:
             raise ValueError(f"{where}: give the reason to skip the block.")
+        if file and language != "python":
+            raise ValueError(f"{where}: only a python block can be a file.")
         code = "\n".join(lines[start + 1 : end]) + "\n"
         found.append(
-            Block(page, start + 1, language, code, mark["reason"] if mark else None)
+            Block(
+                page,
+                start + 1,
+                language,
+                code,
+                mark["reason"] if mark else None,
+                file["name"] if file else None,
+            )
         )
         i = end + 1
     return found
@@ -145,6 +163,19 @@ def is_setup(argv: list[str]) -> bool:
 
 def run_command(argv: list[str], where: str) -> None:
     """Runs one command of a bash block, with the tiny-budget substitution."""
+    saved = dict(os.environ)
+    while argv and ASSIGNMENT.match(argv[0]):
+        key, _, value = argv[0].partition("=")
+        os.environ[key] = value
+        argv = argv[1:]
+    try:
+        _run(argv, where)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run(argv: list[str], where: str) -> None:
     name = Path(argv[0]).name
     if is_setup(argv):
         return
@@ -180,13 +211,16 @@ def run_page(page: Path, workdir: Path) -> None:
         if not link.exists():
             link.symlink_to(REPO / name)
     os.chdir(workdir)
+    sys.path.insert(0, str(workdir))
     module = types.ModuleType("__docs__")
     sys.modules["__docs__"] = module  # dataclasses look their module up here
     for block in blocks(page):
         if block.skip_reason is not None or block.language == "text":
             continue
         print(f"--- {block.where} ({block.language})", flush=True)
-        if block.language == "python":
+        if block.file is not None:
+            (workdir / block.file).write_text(block.code)
+        elif block.language == "python":
             exec(compile(block.code, block.where, "exec"), module.__dict__)
         else:
             for argv in commands(block.code):
