@@ -127,7 +127,7 @@ def test_save_adapted_refuses_what_it_cannot_do(trained_run, adapted, tmp_path, 
     assert eval_cmd.main([run, "--adapt-steps", "0", "--save-adapted", new]) == 2
     assert "needs --adapt-steps ≥ 1; received 0" in last_error(capsys)
     assert eval_cmd.main([run, *SMALL, "--save-adapted", str(folder)]) == 2
-    assert "is not empty; give a new or empty folder" in last_error(capsys)
+    assert "is not empty; choose a new or empty folder" in last_error(capsys)
     assert eval_cmd.main([str(folder)]) == 2
     assert f"give one of them, e.g. {folder / 'task_000'}" in last_error(capsys)
     assert not (tmp_path / "x").exists()

@@ -17,7 +17,7 @@ import json
 import os
 from pathlib import Path
 
-from metanav.commands.common import command, select_device
+from metanav.commands.common import command, empty_folder, select_device
 from metanav.errors import RunFolderError
 
 
@@ -88,21 +88,7 @@ def _check_adapted_folder(path: Path, adapt_steps: int) -> None:
             "--save-adapted saves the weights after the last inner step, so it "
             f"needs --adapt-steps ≥ 1; received {adapt_steps}."
         )
-    if path.exists() and not path.is_dir():
-        raise RunFolderError(
-            f"--save-adapted {str(path)!r} is a file; give a new or empty folder."
-        )
-    if path.is_dir() and any(path.iterdir()):
-        raise RunFolderError(
-            f"--save-adapted {str(path)!r} is not empty; give a new or empty folder."
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunFolderError(
-            f"Cannot create --save-adapted {str(path)!r}: {e.strerror}; give "
-            "another folder."
-        ) from None
+    empty_folder(path, "--save-adapted")
 
 
 def _check_writable(path: Path) -> None:
