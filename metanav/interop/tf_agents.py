@@ -1,11 +1,10 @@
 """MetaNav envs as tf-agents environments.
 
 :func:`as_py_environment` wraps one MetaNav env (an instance, or an id made with
-``gymnasium.make``) as a tf-agents :class:`~tf_agents.environments.py_environment.
-PyEnvironment`, which ``TFPyEnvironment`` turns into a TF environment for any
-stock tf-agents agent. The task is either fixed, or drawn afresh from a split at
-the start of every episode, which makes the env the multi-task problem a
-non-meta-learning agent would be trained on.
+``gymnasium.make``) as a tf-agents ``PyEnvironment``, which ``TFPyEnvironment``
+turns into a TF environment for any stock tf-agents agent. The task is either
+fixed, or drawn afresh from a split at the start of every episode, which makes
+the env the multi-task problem a non-meta-learning agent would be trained on.
 
 The conversion, per Gymnasium space and step:
 
@@ -102,9 +101,7 @@ class MetaNavPyEnvironment(py_environment.PyEnvironment):
     def __init__(self, env: gym.Env, task: Any = None, seed: int | None = None) -> None:
         super().__init__(handle_auto_reset=True)
         base = env.unwrapped
-        if isinstance(base, gym.vector.VectorEnv) or not isinstance(
-            base, metanav_envs.MetaNavEnv
-        ):
+        if not isinstance(base, metanav_envs.MetaNavEnv):
             raise InteropError(
                 f"as_py_environment wraps one MetaNav env; received "
                 f"{type(base).__name__}. Give an id from {list(metanav_envs.ENV_IDS)} "
