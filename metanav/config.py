@@ -36,7 +36,10 @@ class Config:
     """Everything that defines a run. Every field has a one-line description."""
 
     # -- the task distribution ---------------------------------------------------
-    env_id: str = _field("MetaNav/GoalGrid-v0", "Registered MetaNav env id.")
+    env_id: str = _field(
+        "MetaNav/GoalGrid-v0",
+        "Registered env id: a MetaNav one, or module:id for one of your own.",
+    )
     env_kwargs: dict[str, Any] = _field({}, "Keyword arguments of gymnasium.make.")
 
     # -- the algorithm -----------------------------------------------------------
@@ -191,14 +194,30 @@ ORACLE_ENVS = ("MetaNav/GoalGrid-v0", "MetaNav/PointNav2D-v0")
 
 
 def check_env_id(env_id: str) -> None:
-    """Raises ``ConfigError`` for an id that is not registered, with close ones."""
+    """Raises ``ConfigError`` for an id that is not registered, with close ones.
+
+    As with ``gymnasium.make``, the id may name the module that registers it,
+    ``"module:Namespace/Name-v0"``; the module is imported first.
+    """
+    import importlib
+
     import gymnasium as gym
 
     import metanav_envs
 
-    if env_id in gym.registry:
+    module, _, name = env_id.rpartition(":")
+    if module:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ConfigError(
+                f"env_id {env_id!r} names the module {module!r}, which cannot be "
+                f"imported ({e}). Put it on the Python path (PYTHONPATH=.) or "
+                "install the package that holds it."
+            ) from None
+    if name in gym.registry:
         return
-    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     raise ConfigError(
         f"Unknown env_id {env_id!r}.{hint} MetaNav ids: "
@@ -253,8 +272,13 @@ def check_env_kwargs(config: Config) -> None:
 
     from metanav_envs.errors import MetaNavEnvError
 
-    env_class = gym.envs.registration.load_env_creator(
-        gym.spec(config.env_id).entry_point
+    # gym.spec, unlike gym.make, does not take "module:id"; check_env_id has
+    # imported the module already.
+    entry_point = gym.spec(config.env_id.rpartition(":")[2]).entry_point
+    env_class = (
+        entry_point
+        if callable(entry_point)
+        else gym.envs.registration.load_env_creator(entry_point)
     )
     accepted = []
     for cls in env_class.__mro__:

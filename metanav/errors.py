@@ -13,6 +13,7 @@ __all__ = [
     "PolicyMismatchError",
     "RunFolderError",
     "NumericalError",
+    "InteropError",
 ]
 
 
@@ -38,3 +39,7 @@ class RunFolderError(MetaNavError):
 
 class NumericalError(MetaNavError, FloatingPointError):
     """A loss, gradient or KL became NaN or infinite."""
+
+
+class InteropError(MetaNavError, ValueError):
+    """An adapter to another library was given something it cannot convert."""

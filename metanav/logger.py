@@ -1,9 +1,12 @@
 """One key/value logger with pluggable outputs: CSV, TensorBoard, a callback.
 
-Keys are namespaced: ``train/`` (meta-training statistics), ``adapt/``
-(adaptation), ``eval/`` (evaluation) and ``time/`` (counters and clocks). Every
-key is documented in ``docs/metrics.md``. The library logs through this class
-and the ``logging`` module; only the command front ends print.
+Keys are namespaced: ``train/`` (meta-training statistics, written by the
+trainer), ``time/`` (its counters and clocks) and ``eval/`` (the numbers of an
+evaluation after 0..K inner steps, written by ``metanav-eval --tensorboard``).
+Every output writes a key under the same name, so a column of ``metrics.csv``
+and a TensorBoard scalar of one run are the same series. Every key is
+documented in ``docs/metrics.md``. The library logs through this class and the
+``logging`` module; only the command front ends print.
 """
 
 from __future__ import annotations

@@ -9,7 +9,11 @@ A finished run folder holds:
   metanav. Its ``serving_default`` signature takes ``observations`` ``[n,
   *input_shape]`` float32 and a scalar int64 ``seed``, and returns the
   distribution's parameters (``logits``, or ``mean`` and ``log_std``) and one
-  sampled ``action`` per row.
+  sampled ``action`` per row; ``docs/policies.md`` has the exact table.
+
+A policy adapted to one task (``metanav-eval --save-adapted DIR``) is saved the
+same way, in a folder of its own, with an ``"adapted"`` entry in its metadata
+(:func:`adapted_metadata`), so everything that loads a run's policy loads it.
 
 Files are written to a temporary name and renamed into place, so a reader never
 sees half a file.
@@ -33,7 +37,14 @@ import metanav
 from metanav.errors import CheckpointError, PolicyMismatchError
 from metanav.policies import LogStd, Policy
 
-__all__ = ["save_policy", "load_policy", "policy_metadata", "check_compatible"]
+__all__ = [
+    "save_policy",
+    "load_policy",
+    "policy_metadata",
+    "adapted_metadata",
+    "with_weights",
+    "check_compatible",
+]
 
 FORMAT = "metanav-policy"
 FORMAT_VERSION = 1
@@ -67,8 +78,6 @@ def policy_metadata(
     config: dict[str, Any],
 ) -> dict[str, Any]:
     """What ``policy.json`` records about a policy."""
-    import gymnasium
-
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -91,14 +100,74 @@ def policy_metadata(
             "normalize_advantages": config["normalize_advantages"],
         },
         "algorithm": config["algorithm"],
-        "versions": {
-            "metanav": metanav.__version__,
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "gymnasium": gymnasium.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": _versions(),
     }
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "metanav": metanav.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "gymnasium": gym.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def adapted_metadata(
+    meta: dict[str, Any],
+    task: dict[str, Any],
+    split: str | None,
+    steps: int,
+    episodes: int,
+    seed: int,
+    inner_lr: float,
+    inner_lr_decay: float,
+) -> dict[str, Any]:
+    """The metadata of ``meta``'s policy after ``steps`` inner steps on ``task``.
+
+    The ``"adapted"`` entry records the task and how the weights got there;
+    ``steps`` add to those of a policy that was adapted already. The
+    ``"adaptation"`` settings continue the step-size schedule, so that a further
+    inner step on the adapted policy is the one that would have come next.
+
+    Args:
+        meta: the metadata of the policy that was adapted.
+        task: the task, as ``task.to_dict()``.
+        split: the split the task was drawn from, if known.
+        steps: inner steps taken, each on ``episodes`` fresh episodes.
+        episodes: episodes per inner step.
+        seed: the evaluation's seed.
+        inner_lr: the size of the first of these steps.
+        inner_lr_decay: the factor applied after each step.
+    """
+    before = meta.get("adapted", {}).get("inner_steps", 0)
+    return {
+        **meta,
+        "adaptation": {
+            **meta["adaptation"],
+            "inner_lr": inner_lr * inner_lr_decay**steps,
+            "inner_lr_decay": inner_lr_decay,
+        },
+        "adapted": {
+            "task": task,
+            "split": split,
+            "inner_steps": before + steps,
+            "episodes": episodes,
+            "seed": seed,
+            "inner_lr": inner_lr,
+            "inner_lr_decay": inner_lr_decay,
+        },
+        "versions": _versions(),
+    }
+
+
+def with_weights(policy: Policy, params: list[tf.Tensor]) -> Policy:
+    """A copy of ``policy`` whose model holds ``params`` (e.g. adapted weights)."""
+    model = keras.models.clone_model(policy.model)
+    for variable, value in zip(model.trainable_variables, params, strict=True):
+        variable.assign(value)
+    return Policy(model, policy.kind, policy.action_size)
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -167,12 +236,19 @@ def resolve_policy_path(path: str | Path) -> Path:
         )
     folder = path.parent if path.is_file() else path
     if not (folder / POLICY_FILE).exists():
-        hint = (
-            " The run may still be training or was interrupted; resume it with "
-            f"metanav-train --resume {folder}."
-            if (folder / "checkpoints").exists()
-            else ""
-        )
+        adapted = sorted(folder.glob(f"task_*/{POLICY_FILE}"))
+        if (folder / "checkpoints").exists():
+            hint = (
+                " The run may still be training or was interrupted; resume it with "
+                f"metanav-train --resume {folder}."
+            )
+        elif adapted:
+            hint = (
+                " It holds policies adapted to single tasks; give one of them, "
+                f"e.g. {adapted[0].parent}."
+            )
+        else:
+            hint = ""
         raise CheckpointError(
             f"No {POLICY_FILE} in {str(folder)!r}; give a finished run folder.{hint}"
         )

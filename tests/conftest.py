@@ -1,6 +1,8 @@
-"""Shared fixtures: every registered id, and a few variants of each."""
+"""Shared fixtures: every registered id, a few variants of each, a tiny trained run."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -9,6 +11,21 @@ import pytest
 import metanav_envs
 
 ENV_IDS = metanav_envs.ENV_IDS
+REPO = Path(__file__).resolve().parents[1]
+
+#: Overrides of configs/goalgrid.yaml that train in seconds.
+TINY = [
+    "iterations=2",
+    "meta_batch_size=2",
+    "fast_batch_size=3",
+    "hidden_sizes=[8]",
+    "env_kwargs.shape=[4, 4]",
+    "env_kwargs.max_steps=8",
+    "checkpoint_every=1",
+    "eval_tasks=3",
+    "eval_episodes=2",
+    "eval_adapt_steps=1",
+]
 
 #: (env id, make kwargs): the defaults plus the observation and reward variants.
 VARIANTS = [
@@ -62,3 +79,34 @@ def assert_same(a, b):
         np.testing.assert_array_equal(a, b)
     else:
         assert a == b and type(a) is type(b)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A GoalGrid run trained with :data:`TINY` (read it, do not change it)."""
+    from metanav.commands import train as train_cmd  # imports TensorFlow
+
+    out = tmp_path_factory.mktemp("runs") / "goalgrid"
+    code = train_cmd.main(
+        [str(REPO / "configs/goalgrid.yaml"), *TINY, "--out", str(out), "--quiet"]
+    )
+    assert code == 0
+    return out
+
+
+def read_scalars(logdir: Path) -> dict[str, dict[int, float]]:
+    """What TensorBoard shows as scalars for ``logdir``: tag -> step -> value."""
+    from tensorboard.backend.event_processing.event_accumulator import (
+        EventAccumulator,
+    )
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = EventAccumulator(str(logdir), size_guidance={"tensors": 0})
+    events.Reload()
+    found = {}
+    for tag in events.Tags()["tensors"]:
+        assert events.SummaryMetadata(tag).plugin_data.plugin_name == "scalars", tag
+        found[tag] = {
+            e.step: float(make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)
+        }
+    return found

@@ -99,9 +99,9 @@ def test_bad_env_kwargs_fail_before_the_run_folder_is_made(
 def test_out_that_is_a_file_or_a_foreign_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert train_cmd.main([PRESET, "--out", str(tmp_path / "file"), "--quiet"]) == 2
-    one_line_error(capsys, "is a file; choose a folder")
+    one_line_error(capsys, "is a file; choose a new or empty folder")
     assert train_cmd.main([PRESET, "--out", str(tmp_path), "--quiet"]) == 2
-    one_line_error(capsys, "is not empty; choose a new or empty --out folder")
+    one_line_error(capsys, f"--out {str(tmp_path)!r} is not empty; choose a new")
 
 
 def test_eval_checks_json_and_policy_paths_before_working(tmp_path, capsys):

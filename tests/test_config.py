@@ -84,11 +84,31 @@ def test_saved_config_round_trips(tmp_path):
 
 
 def test_docs_list_every_config_key_and_metric():
+    from metanav.evaluation import EVAL_KEYS
     from metanav.trainer import METRIC_KEYS
 
     config_doc = (REPO / "docs/configuration.md").read_text()
     for name in cfg.FIELDS:
         assert f"| `{name}` |" in config_doc, name
     metrics_doc = (REPO / "docs/metrics.md").read_text()
-    for key in METRIC_KEYS:
+    for key in (*METRIC_KEYS, *EVAL_KEYS):
         assert f"| `{key}` |" in metrics_doc, key
+
+
+def test_an_env_id_may_name_the_module_that_registers_it(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=r"names the module 'nomod', which cannot"):
+        cfg.from_dict({"env_id": "nomod:MyNav/Gap-v0"})
+    (tmp_path / "my_goalgrid.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register('MyNav/Goal-v0', "
+        "entry_point='metanav_envs.goal_grid:GoalGridEnv', "
+        "vector_entry_point='metanav_envs.goal_grid:GoalGridVectorEnv')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = cfg.from_dict(
+        {"env_id": "my_goalgrid:MyNav/Goal-v0", "env_kwargs": {"shape": [3, 3]}}
+    )
+    cfg.check_env_kwargs(config)
+    config.env_kwargs["shap"] = [3, 3]
+    with pytest.raises(ConfigError, match="Did you mean 'shape'"):
+        cfg.check_env_kwargs(config)

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from matplotlib import image
+
 REPO = Path(__file__).resolve().parents[1]
+FAMILIES = ["goalgrid", "mazegrid", "fourrooms", "permutedgrid", "pointnav2d"]
 
 
 def run(*args):
@@ -52,9 +55,10 @@ def test_demo_envs(tmp_path):
 
 def test_benchmark_trainer_quick(tmp_path):
     out = tmp_path / "trainer.json"
-    result = run(REPO / "scripts/benchmark_trainer.py", "--quick", "--json", out)
+    script = REPO / "scripts/benchmark_trainer.py"
+    result = run(script, "--quick", "--settings", "pointnav", "--json", out)
     data = json.loads(out.read_text())
-    assert [r["setting"] for r in data["results"]] == ["pointnav", "goalgrid"]
+    assert [r["setting"] for r in data["results"]] == ["pointnav"]
     for r in data["results"]:
         assert r["seconds_per_iteration"] > 0 and r["floor_seconds_per_iteration"] > 0
         assert set(r["split"]) == {"sampling", "advantages", "inner", "outer"}
@@ -84,3 +88,30 @@ def test_results_table_groups_seeds(tmp_path):
     assert (
         "| maml | 2 | -5.00 [-6.00, -4.00] (50%) | -1.50 [-2.00, -1.00] (100%) |" in out
     )
+
+
+def test_env_pages_are_the_docstrings_and_pictures():
+    run(REPO / "scripts/make_env_docs.py", "--check")
+
+
+def test_env_pages_check_finds_a_stale_page_or_picture(tmp_path):
+    script = REPO / "scripts/make_env_docs.py"
+    run(script, "--docs", tmp_path)
+    pages = sorted(p.name for p in (tmp_path / "envs").iterdir())
+    assert pages == [f"{f}.md" for f in sorted(FAMILIES)]
+    run(script, "--docs", tmp_path, "--check")
+    page = tmp_path / "envs/mazegrid.md"
+    page.write_text(page.read_text().replace("wall_density", "density"))
+    png = tmp_path / "img/envs/goalgrid.png"
+    picture = image.imread(png)
+    picture[0, 0] = 1 - picture[0, 0]
+    image.imsave(png, picture)
+    result = subprocess.run(
+        [sys.executable, str(script), "--docs", str(tmp_path), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "mazegrid.md" in result.stderr and "goalgrid.png" in result.stderr
+    assert "fourrooms" not in result.stderr
+    assert result.stderr.startswith("error: ")

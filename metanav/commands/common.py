@@ -1,4 +1,5 @@
-"""What the three commands share: the error boundary and the device choice."""
+"""What the three commands share: the error boundary, the device choice, and
+the check of an output folder."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
-__all__ = ["command", "select_device", "fail"]
+__all__ = ["command", "select_device", "fail", "empty_folder"]
 
 
 def fail(message: str) -> int:
@@ -58,3 +60,29 @@ def select_device(device: str) -> str:
             "metanav[gpu] on a machine with a CUDA GPU, or use --device cpu."
         )
     return "gpu"
+
+
+def empty_folder(path: Path, option: str) -> None:
+    """Creates ``path`` for a command's output, unless it is a file or not empty.
+
+    Args:
+        path: the folder.
+        option: the command-line option that named it, for the messages.
+    """
+    from metanav.errors import RunFolderError
+
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(
+            f"{option} {str(path)!r} is a file; choose a new or empty folder."
+        )
+    if path.is_dir() and any(path.iterdir()):
+        raise RunFolderError(
+            f"{option} {str(path)!r} is not empty; choose a new or empty folder."
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(
+            f"Cannot create {option} {str(path)!r}: {e.strerror}; choose another "
+            "folder."
+        ) from None

@@ -1,10 +1,14 @@
 """``metanav-eval POLICY_OR_RUN [--split test] [--tasks N] [--adapt-steps K]
 [--episodes E] [--step-sizes A ...] [--protocol maml-paper] [--json FILE]
-[--seed N]``.
+[--tensorboard DIR] [--save-adapted DIR] [--seed N]``.
 
 Adapts a saved policy on N held-out tasks for 0..K policy-gradient inner steps,
 with E episodes per task and step, and prints the mean return and success rate
-with 95 % confidence intervals over tasks.
+with 95 % confidence intervals over tasks. ``--tensorboard DIR`` logs the same
+numbers as ``eval/`` scalars, one step per inner step. ``--save-adapted DIR``
+saves the policy adapted to each task, as ``DIR/task_000``, ``DIR/task_001``,
+...; each is a policy folder that ``metanav-eval`` takes in turn, evaluating it
+on its own task unless ``--split`` is given.
 
 ``--protocol maml-paper`` is the test protocol of Finn et al. (2017, Fig. 4): 40
 test tasks, 40 episodes per task and step, 3 steps, the first of size 0.5 and the
@@ -18,7 +22,7 @@ import json
 import os
 from pathlib import Path
 
-from metanav.commands.common import command, select_device
+from metanav.commands.common import command, empty_folder, select_device
 from metanav.errors import RunFolderError
 
 #: Named evaluation protocols: option -> value, applied where not given.
@@ -37,8 +41,17 @@ def parser() -> argparse.ArgumentParser:
         prog="metanav-eval",
         description="Evaluate how fast a saved policy adapts to held-out tasks.",
     )
-    p.add_argument("policy", type=Path, help="a run folder or its policy.keras")
-    p.add_argument("--split", choices=["train", "test"], default="test")
+    p.add_argument(
+        "policy",
+        type=Path,
+        help="a run folder, its policy.keras, or a folder --save-adapted wrote",
+    )
+    p.add_argument(
+        "--split",
+        choices=["train", "test"],
+        help="draw tasks from this split (default: test; for an adapted policy, "
+        "its own task)",
+    )
     p.add_argument("--tasks", type=int, help="tasks (default: the run's eval_tasks)")
     p.add_argument(
         "--adapt-steps", type=int, help="inner steps (default: eval_adapt_steps)"
@@ -65,6 +78,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
+    p.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="also log the numbers as TensorBoard scalars eval/... in DIR, e.g. "
+        "RUN/tensorboard/eval",
+    )
+    p.add_argument(
+        "--save-adapted",
+        type=Path,
+        metavar="DIR",
+        help="save the policy adapted to each task in DIR/task_000, task_001, ...",
+    )
     p.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto")
     return p
 
@@ -81,6 +107,16 @@ def _defaults(folder: Path) -> dict:
             "episodes": c.eval_episodes,
         }
     return {"tasks": 40, "adapt_steps": 3, "episodes": 20}
+
+
+def _check_adapted_folder(path: Path, adapt_steps: int) -> None:
+    """Fails before the evaluation if adapted policies cannot go into ``path``."""
+    if adapt_steps < 1:
+        raise RunFolderError(
+            "--save-adapted saves the weights after the last inner step, so it "
+            f"needs --adapt-steps ≥ 1; received {adapt_steps}."
+        )
+    empty_folder(path, "--save-adapted")
 
 
 def _check_writable(path: Path) -> None:
@@ -124,33 +160,46 @@ def main(argv: list[str] | None = None) -> int:
         raise RunFolderError(f"--adapt-steps must be ≥ 0; received {args.adapt_steps}.")
     if args.json is not None:
         _check_writable(args.json)
+    if args.tensorboard is not None and args.tensorboard.is_file():
+        raise RunFolderError(
+            f"--tensorboard {str(args.tensorboard)!r} is a file; give a folder."
+        )
     select_device(args.device)
-    from metanav.evaluation import evaluate
+    from metanav.evaluation import evaluate, write_tensorboard
     from metanav.saving import load_policy, resolve_policy_path
 
     folder = resolve_policy_path(args.policy)
     defaults = _defaults(folder)
+    adapt_steps = (
+        defaults["adapt_steps"] if args.adapt_steps is None else args.adapt_steps
+    )
+    if args.save_adapted is not None:
+        _check_adapted_folder(args.save_adapted, adapt_steps)
     policy, meta = load_policy(folder)
     result = evaluate(
         policy,
         meta,
         split=args.split,
         num_tasks=args.tasks or defaults["tasks"],
-        adapt_steps=(
-            defaults["adapt_steps"] if args.adapt_steps is None else args.adapt_steps
-        ),
+        adapt_steps=adapt_steps,
         episodes=args.episodes or defaults["episodes"],
         seed=args.seed,
         inner_lr=args.inner_lr,
         inner_lr_decay=args.inner_lr_decay,
         step_sizes=args.step_sizes,
+        save_adapted=args.save_adapted,
     )
     result["policy"] = str(folder)
     result["protocol"] = args.protocol
+    on = (
+        f"{result['tasks']} {result['split']} tasks"
+        if args.split is not None or meta.get("adapted") is None
+        else f"its adapted task {meta['adapted']['task']} ({result['tasks']} runs)"
+    )
     sizes = ", ".join(f"{a:g}" for a in result["step_sizes"]) or "none"
     print(
-        f"{meta['env_id']} ({meta.get('algorithm')}), {result['tasks']} {args.split} "
-        f"tasks x {result['episodes']} episodes, inner step sizes {sizes}"
+        f"{meta['env_id']} ({meta.get('algorithm')}), {on} x {result['episodes']} "
+        f"episodes, inner step sizes {sizes}"
     )
     print(
         f"{'steps':>5}  {'return (95% CI)':>22}  {'success (95% CI)':>20}  "
@@ -173,6 +222,15 @@ def main(argv: list[str] | None = None) -> int:
                 "above has the numbers."
             ) from None
         print(f"Wrote {args.json}")
+    if args.tensorboard is not None:
+        write_tensorboard(result, args.tensorboard)
+        print(f"Wrote TensorBoard scalars eval/... to {args.tensorboard}")
+    if args.save_adapted is not None:
+        names = [Path(p).name for p in result["adapted_policies"]]
+        print(
+            f"Saved {len(names)} adapted policies in {args.save_adapted} "
+            f"({names[0]} ... {names[-1]}); their tasks are in each policy.json."
+        )
     return 0
 
 

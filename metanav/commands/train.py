@@ -14,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-from metanav.commands.common import command, select_device
+from metanav.commands.common import command, empty_folder, select_device
 from metanav.errors import RunFolderError
 
 
@@ -62,26 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         config = cfg.from_dict(data, where)
         cfg.check_env_kwargs(config)
         run_dir = args.out or Path("runs") / Path(args.config).stem
-        if run_dir.exists() and not run_dir.is_dir():
-            raise RunFolderError(
-                f"--out {str(run_dir)!r} is a file; choose a folder for the run."
-            )
         if (run_dir / "config.yaml").exists():
             raise RunFolderError(
                 f"{str(run_dir)!r} already holds a run; continue it with "
                 f"metanav-train --resume {run_dir}, or choose another --out."
             )
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise RunFolderError(
-                f"{str(run_dir)!r} is not empty; choose a new or empty --out folder."
-            )
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RunFolderError(
-                f"Cannot create the run folder {str(run_dir)!r}: {e.strerror}; choose "
-                "another --out."
-            ) from None
+        empty_folder(run_dir, "--out")
 
     device = select_device(args.device)
     print(
