@@ -15,6 +15,7 @@ from pathlib import Path
 
 from metanav.commands.common import command, select_device
 from metanav.errors import RunFolderError
+from metanav.files import atomic_write_text
 
 
 def parser() -> argparse.ArgumentParser:
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json is not None:
         try:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
+            atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
         except OSError as e:
             raise RunFolderError(
                 f"Cannot write --json {str(args.json)!r}: {e.strerror}; the table "
