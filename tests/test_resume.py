@@ -1,0 +1,275 @@
+"""A run killed or stopped at any point resumes to the uninterrupted run, exactly.
+
+The reference is one uninterrupted run per meta-update (TRPO, and PPO for its
+Adam state). Interrupted runs are real processes killed with SIGKILL or stopped
+with SIGINT / SIGTERM, and run folders left as a kill at a worse moment would
+leave them (between two checkpoints, inside a checkpoint or policy write).
+After ``--resume``, ``metrics.csv`` (wall times aside), the final weights and
+every variable of the last checkpoint (optimizer slots, generator states) must
+be equal to the reference's, bit for bit.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from metanav.commands import train as train_cmd
+from metanav.policies import LogStd
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = [
+    str(REPO / "configs/goalgrid.yaml"),
+    "iterations=5",
+    "meta_batch_size=2",
+    "fast_batch_size=3",
+    "hidden_sizes=[8]",
+    "env_kwargs.shape=[4, 4]",
+    "env_kwargs.max_steps=8",
+    "checkpoint_every=2",
+]
+#: Columns that measure the machine, not the run.
+CLOCKS = ("time/wall_seconds", "time/iteration_seconds")
+#: Checkpoint entries that count saves or seconds.
+COUNTERS = ("save_counter", "wall_seconds")
+
+
+@pytest.fixture(scope="module", params=["trpo", "ppo"])
+def reference(request, tmp_path_factory) -> tuple[Path, list[str]]:
+    """An uninterrupted run, and the overrides that made it."""
+    overrides = [*TINY, f"outer={request.param}"]
+    out = tmp_path_factory.mktemp("reference") / request.param
+    assert train_cmd.main([*overrides, "--out", str(out), "--quiet"]) == 0
+    return out, overrides
+
+
+#: For the tests of one path through the code, where the meta-update is no matter.
+trpo_only = pytest.mark.parametrize("reference", ["trpo"], indirect=True)
+
+
+def metrics(run: Path) -> list[dict[str, str]]:
+    with (run / "metrics.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: v for k, v in row.items() if k not in CLOCKS} for row in rows]
+
+
+def checkpoint_values(run: Path) -> dict[str, np.ndarray]:
+    path = tf.train.latest_checkpoint(str(run / "checkpoints"))
+    reader = tf.train.load_checkpoint(path)
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if name != "_CHECKPOINTABLE_OBJECT_GRAPH" and name.split("/")[0] not in COUNTERS
+    }
+
+
+def policy_weights(run: Path) -> list[np.ndarray]:
+    model = keras.saving.load_model(
+        run / "policy.keras", custom_objects={"LogStd": LogStd}, compile=False
+    )
+    return [w.numpy() for w in model.weights]
+
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    assert metrics(run) == metrics(reference)
+    assert len(metrics(run)) == 5
+    got, want = checkpoint_values(run), checkpoint_values(reference)
+    assert got.keys() == want.keys()
+    assert any(k.startswith("env_rng/") for k in want)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    for a, b in zip(policy_weights(run), policy_weights(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def start_training(overrides: list[str], out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "metanav.commands.train",
+            *overrides,
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def wait_for(condition, process: subprocess.Popen, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def rows_written(run: Path) -> int:
+    path = run / "metrics.csv"
+    return path.read_text().count("\n") - 1 if path.exists() else 0
+
+
+def resume(run: Path) -> None:
+    assert train_cmd.main(["--resume", str(run), "--quiet"]) == 0
+
+
+def test_kill_9_then_resume_gives_the_uninterrupted_run(reference, tmp_path):
+    ref, overrides = reference
+    run = tmp_path / "run"
+    process = start_training(overrides, run)
+    state = run / "checkpoints" / "checkpoint"
+    wait_for(state.exists, process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    assert process.returncode == -signal.SIGKILL
+    assert not (run / "policy.keras").exists()
+    resume(run)
+    assert_same_run(run, ref)
+
+
+@trpo_only
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_signal_saves_a_checkpoint_and_says_how_to_resume(reference, tmp_path, sig):
+    ref, overrides = reference
+    run = tmp_path / "run"
+    process = start_training(overrides, run)
+    wait_for(lambda: rows_written(run) >= 1, process)
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + sig, err
+    assert "Traceback" not in err
+    done = rows_written(run)
+    assert 1 <= done < 5
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        f"Stopped by {sig.name} after meta-iteration {done}; saved "
+        f"{run / 'checkpoints' / f'ckpt-{done}'}. Resume with: metanav-train "
+        f"--resume {run}"
+    )
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith(f"-{done}")
+    resume(run)
+    assert_same_run(run, ref)
+
+
+def copy_run(ref: Path, to: Path) -> Path:
+    shutil.copytree(ref, to)
+    return to
+
+
+def keep_metrics_rows(run: Path, rows: int, partial: bool = False) -> None:
+    lines = (run / "metrics.csv").read_text().splitlines(keepends=True)
+    tail = lines[rows + 1][:20] if partial else ""
+    (run / "metrics.csv").write_text("".join(lines[: rows + 1]) + tail)
+
+
+def remove_policy(run: Path) -> None:
+    (run / "policy.keras").unlink()
+    (run / "policy.json").unlink()
+    shutil.rmtree(run / "saved_model")
+
+
+def point_state_file_at(run: Path, *numbers: int) -> None:
+    """Rewrites the CheckpointManager's state file as an earlier save left it."""
+    names = [f"ckpt-{n}" for n in numbers]
+    lines = [f'model_checkpoint_path: "{names[-1]}"']
+    lines += [f'all_model_checkpoint_paths: "{n}"' for n in names]
+    (run / "checkpoints" / "checkpoint").write_text("\n".join(lines) + "\n")
+
+
+@trpo_only
+def test_killed_before_the_first_checkpoint(reference, tmp_path):
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    shutil.rmtree(run / "checkpoints")
+    remove_policy(run)
+    keep_metrics_rows(run, 1, partial=True)
+    resume(run)
+    assert_same_run(run, ref)
+
+
+@trpo_only
+def test_killed_while_writing_a_checkpoint(reference, tmp_path):
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    ckpt = run / "checkpoints"
+    # The kill came while ckpt-4 was written: its files are cut short, and the
+    # state file (written after them) still names ckpt-2.
+    for name in ("ckpt-5.index", "ckpt-5.data-00000-of-00001"):
+        (ckpt / name).unlink()
+    data = ckpt / "ckpt-4.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])
+    point_state_file_at(run, 2)
+    remove_policy(run)
+    keep_metrics_rows(run, 4)
+    resume(run)
+    assert_same_run(run, ref)
+
+
+@trpo_only
+def test_killed_while_writing_the_policy(reference, tmp_path):
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    shutil.rmtree(run / "saved_model")
+    (run / ".saved_model.half").mkdir()
+    resume(run)
+    assert (run / "saved_model" / "saved_model.pb").is_file()
+    assert not (run / ".saved_model.half").exists()
+    assert_same_run(run, ref)
+
+
+@trpo_only
+def test_a_finished_run_is_left_alone(reference, tmp_path, capsys):
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    resume(run)
+    assert "has finished all 5 iterations already" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@trpo_only
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte", "no data file"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(
+    reference, tmp_path, caplog, damage
+):
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    data = run / "checkpoints" / "ckpt-5.data-00000-of-00001"
+    if damage == "truncated":
+        (run / "checkpoints" / "ckpt-5.index").write_bytes(b"")
+    elif damage == "flipped byte":
+        raw = bytearray(data.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        data.write_bytes(bytes(raw))
+    else:
+        data.unlink()
+    remove_policy(run)
+    resume(run)
+    assert "Skipped unreadable checkpoints: ckpt-5" in caplog.text
+    assert "resuming from ckpt-4" in caplog.text
+    assert_same_run(run, ref)
+
+
+@trpo_only
+def test_a_damaged_state_file_falls_back_to_the_checkpoint_files(reference, tmp_path):
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    (run / "checkpoints" / "checkpoint").write_text("model_checkpoint_pa")
+    remove_policy(run)
+    resume(run)
+    assert_same_run(run, ref)
