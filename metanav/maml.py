@@ -339,8 +339,10 @@ class MAML:
                 candidate, fast, valid, old_dist, old_logp
             )
             new_loss, new_kl = float(new_loss), float(new_kl)
-            # Non-finite values fail both comparisons, so such a step is refused.
-            if new_kl <= self.max_kl and new_loss < loss_before:
+            # A step must keep the KL limit and improve the surrogate; a
+            # non-finite loss or KL (-inf passes the comparison) is refused.
+            finite = np.isfinite(new_loss) and np.isfinite(new_kl)
+            if finite and new_kl <= self.max_kl and new_loss < loss_before:
                 accepted, fraction = True, frac
                 kl_after, loss_after = new_kl, new_loss
                 for var, value in zip(self.policy.variables, candidate, strict=True):
