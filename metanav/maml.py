@@ -321,18 +321,24 @@ class MAML:
         # so that the quadratic model of the KL equals the limit.
         direction = conjugate_gradient(fvp, -g, self.cg_iters)
         shs = float(tf.reduce_sum(direction * fvp(direction)))
-        if not np.isfinite(shs) or shs <= 0:
+        if not np.isfinite(shs) or shs < 0:
             raise NumericalError(
-                f"The Fisher-vector product is not positive (s'Fs = {shs}); the "
-                "policy update was skipped."
+                f"The Fisher-vector product is negative or not finite (s'Fs = "
+                f"{shs}); the policy update was skipped."
             )
+        steps = self.line_search_steps
+        if shs == 0:
+            # A zero meta-gradient (every advantage 0: all episodes alike, say)
+            # gives a zero direction: there is no step to take.
+            log.warning("The meta-gradient is zero; theta is unchanged.")
+            shs, steps = 1.0, 0
         full_step = direction * np.sqrt(2 * self.max_kl / shs)
         expected = float(tf.reduce_sum(-g * full_step))
 
         theta_flat = flat_concat(theta)
         loss_before = float(loss)
         accepted, kl_after, loss_after, fraction = False, 0.0, loss_before, 0.0
-        for i in range(self.line_search_steps):
+        for i in range(steps):
             frac = self.line_search_ratio**i
             candidate = unflatten(theta_flat + frac * full_step, theta)
             new_loss, new_kl = self._objective(
@@ -348,7 +354,7 @@ class MAML:
                 for var, value in zip(self.policy.variables, candidate, strict=True):
                     var.assign(value)
                 break
-        if not accepted:
+        if not accepted and steps:
             log.warning(
                 "TRPO line search accepted no step in %d tries; theta is unchanged.",
                 self.line_search_steps,

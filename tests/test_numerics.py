@@ -3,6 +3,7 @@ advantages are normalised with the mask."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -180,6 +181,20 @@ def test_without_an_accepted_step_theta_stays_and_it_is_logged(
     assert "TRPO line search accepted no step in 15 tries; theta is unchanged." in (
         caplog.text
     )
+
+
+def test_a_zero_meta_gradient_leaves_theta_and_is_logged(learner_and_batches, caplog):
+    # All advantages 0 (every episode alike, which a tiny GoalGrid run meets
+    # after ~100 iterations) make the gradient and s'Fs exactly 0.
+    learner, fast, valid = learner_and_batches
+    valid = dataclasses.replace(valid, advantages=tf.zeros_like(valid.advantages))
+    theta = [v.numpy().copy() for v in learner.policy.variables]
+    with caplog.at_level(logging.WARNING, logger="metanav.maml"):
+        stats = learner.meta_update(fast, valid)
+    assert stats["grad_norm"] == 0.0 and stats["step_fraction"] == 0.0
+    for var, value in zip(learner.policy.variables, theta, strict=True):
+        np.testing.assert_array_equal(var.numpy(), value)
+    assert "The meta-gradient is zero; theta is unchanged." in caplog.text
 
 
 @pytest.mark.parametrize(("max_kl", "seed"), [(1e-4, 0), (1e-2, 1), (1.0, 2)])
