@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -166,6 +167,59 @@ def test_a_signal_saves_a_checkpoint_and_says_how_to_resume(reference, tmp_path,
     assert_same_run(run, ref)
 
 
+@trpo_only
+def test_a_second_signal_stops_at_once_and_the_checkpoint_before_resumes(
+    reference, tmp_path, capsys, monkeypatch
+):
+    # Two signals arriving together reach Python as one, so the process sends
+    # them to itself, in the middle of meta-iteration 3 (after the sampling,
+    # before the meta-update), one after the other.
+    from metanav.maml import MAML
+
+    ref, overrides = reference
+    run = tmp_path / "run"
+    original, calls = MAML.meta_update, []
+
+    def meta_update(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, *args)
+
+    monkeypatch.setattr(MAML, "meta_update", meta_update)
+    assert train_cmd.main([*overrides, "--out", str(run), "--quiet"]) == 143
+    monkeypatch.undo()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "SIGTERM: stopping after this meta-iteration" in err[-2]
+    assert err[-1] == (
+        f"Stopped at once; the last checkpoint ({run / 'checkpoints' / 'ckpt-2'}) "
+        f"is kept. Resume with: metanav-train --resume {run}"
+    )
+    assert rows_written(run) == 2
+    resume(run)
+    assert_same_run(run, ref)
+
+
+@trpo_only
+def test_training_leaves_the_global_random_states_alone(reference, tmp_path):
+    # Nothing to checkpoint there: metanav draws only from its own generators.
+    from metanav import config as cfg
+    from metanav.trainer import Trainer
+
+    ref, _ = reference
+    config = cfg.from_dict(cfg.load_config(ref / "config.yaml"))
+    trainer = Trainer(config, tmp_path / "run")
+    np.random.seed(7)
+    random.seed(7)
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    trainer.iteration(0)
+    trainer.iteration(1)
+    after = np.random.get_state()
+    assert all(np.array_equal(a, b) for a, b in zip(after, numpy_state, strict=True))
+    assert random.getstate() == python_state
+
+
 def copy_run(ref: Path, to: Path) -> Path:
     shutil.copytree(ref, to)
     return to
@@ -273,3 +327,47 @@ def test_a_damaged_state_file_falls_back_to_the_checkpoint_files(reference, tmp_
     remove_policy(run)
     resume(run)
     assert_same_run(run, ref)
+
+
+def keras_save_cut_short(model, path, *args, **kwargs):
+    Path(path).write_bytes(b"PK\x03\x04 half a zip")
+    raise KeyboardInterrupt
+
+
+def fsync_cut_short(fd):
+    raise KeyboardInterrupt
+
+
+def saved_model_cut_short(obj, export_dir, *args, **kwargs):
+    Path(export_dir, "saved_model.pb").write_bytes(b"half")
+    raise KeyboardInterrupt
+
+
+@trpo_only
+@pytest.mark.parametrize(
+    ("target", "name", "cut_short", "file"),
+    [
+        (keras.Model, "save", keras_save_cut_short, "policy.keras"),
+        (os, "fsync", fsync_cut_short, "policy.json"),
+        (tf.saved_model, "save", saved_model_cut_short, "saved_model"),
+    ],
+    ids=["policy.keras", "policy.json", "saved_model"],
+)
+def test_a_policy_write_cut_short_leaves_the_previous_file_whole(
+    reference, tmp_path, monkeypatch, target, name, cut_short, file
+):
+    from metanav.saving import load_policy, save_policy
+
+    ref, _ = reference
+    run = copy_run(ref, tmp_path / "run")
+    policy, meta = load_policy(run)
+    paths = [run / file] if file != "saved_model" else list((run / file).rglob("*"))
+    before = {p: p.read_bytes() for p in paths if p.is_file()}
+    monkeypatch.setattr(target, name, cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        save_policy(policy, meta, run)
+    monkeypatch.undo()
+    assert {p: p.read_bytes() for p in paths if p.is_file()} == before
+    assert not list(run.glob(".policy.json.*"))
+    load_policy(run)
+    assert tf.saved_model.load(str(run / "saved_model")).signatures

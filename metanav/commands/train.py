@@ -147,13 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         if len(received) > 1:
             raise KeyboardInterrupt
         trainer.request_stop()
-        # os.write, not print: a handler that prints while the progress bar is
-        # printing would re-enter the stream.
-        os.write(
-            sys.stderr.fileno(),
+        message = (
             f"\n{received[0].name}: stopping after this meta-iteration, with a "
-            "checkpoint (send it again to stop at once).\n".encode(),
+            "checkpoint (send it again to stop at once).\n"
         )
+        # os.write, not print: a handler that prints while the progress bar is
+        # printing would re-enter the stream. A stream with no file (captured,
+        # say) takes a print.
+        try:
+            os.write(sys.stderr.fileno(), message.encode())
+        except (AttributeError, OSError):
+            print(message, end="", file=sys.stderr)
 
     handlers = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
