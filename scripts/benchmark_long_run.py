@@ -117,6 +117,7 @@ def run(env: str, iterations: int, warmup: int, outer: str, folder: Path) -> dic
         "rss_growth_mib": round(float(rss[-1] - rss[base]), 1),
         "rss_max_growth_mib": round(float(rss[base:].max() - rss[base]), 1),
         "rss_slope_mib_per_100_iterations": round(100 * float(slope), 2),
+        "rss_mib_every_20_iterations": [round(float(r), 1) for r in rss[19::20]],
         "objects_after_warmup": int(objects[base]),
         "object_growth": int(objects[-1] - objects[base]),
     }
