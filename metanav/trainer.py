@@ -138,7 +138,7 @@ class Trainer:
             "iteration": self.iteration_var,
             "env_steps": self.env_steps_var,
             "wall_seconds": self.wall_var,
-            "env_rng": GeneratorStates(lambda: _env_generators(self.sampler.env)),
+            "env_rng": _GeneratorStates(lambda: _env_generators(self.sampler.env)),
         }
         if self.learner.optimizer is not None:
             # Built now, so that a restore fills its slots at once instead of
@@ -401,7 +401,7 @@ def _env_generators(env: gym.vector.VectorEnv) -> list[np.random.Generator]:
     return [unwrapped.np_random, *unwrapped.np_randoms]
 
 
-class GeneratorStates(tf.train.experimental.PythonState):
+class _GeneratorStates(tf.train.experimental.PythonState):
     """Numpy generators as a checkpoint entry: their bit-generator states, in JSON.
 
     Args:
