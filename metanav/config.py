@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from metanav.errors import ConfigError
+from metanav.files import atomic_write_text
 
 __all__ = ["Config", "load_config", "apply_overrides", "save_config"]
 
@@ -154,6 +156,11 @@ def check_values(config: Config) -> None:
             raise ConfigError(
                 f"{name} must be {_describe(hint)}; received "
                 f"{type(value).__name__} {value!r}."
+            )
+    for name, hint in HINTS.items():
+        if hint is float and not math.isfinite(getattr(config, name)):
+            raise ConfigError(
+                f"{name} must be a finite number; received {getattr(config, name)}."
             )
     for name in _POSITIVE:
         if getattr(config, name) < 1:
@@ -397,7 +404,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def save_config(config: Config, path: Path) -> None:
-    """Writes the resolved config as YAML, one commented line per field."""
+    """Writes the resolved config as YAML, one commented line per field.
+
+    The write is atomic: ``--resume`` reads this file, and a run killed half-way
+    through writing it must not resume with a config cut short.
+    """
     lines = ["# Resolved metanav config: the preset plus command-line overrides."]
     for name, f in FIELDS.items():
         value = yaml.safe_dump(
@@ -405,4 +416,4 @@ def save_config(config: Config, path: Path) -> None:
         ).strip()
         lines.append(f"# {f.metadata['doc']}")
         lines.append(value[1:-1] if value.startswith("{") else value)
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")

@@ -412,32 +412,40 @@ class MAML:
             theta, -g, *self._fvp_subset(fast, valid, old_dist, old_logp)
         )
         shs = float(shs)
-        if not np.isfinite(shs) or shs <= 0:
+        if not np.isfinite(shs) or shs < 0:
             raise NumericalError(
-                f"The Fisher-vector product is not positive (s'Fs = {shs}); the "
-                "policy update was skipped."
+                f"The Fisher-vector product is negative or not finite (s'Fs = "
+                f"{shs}); the policy update was skipped."
             )
+        steps = self.line_search_steps
+        if shs == 0:
+            # A zero meta-gradient (every advantage 0: all episodes alike, say)
+            # gives a zero direction: there is no step to take.
+            log.warning("The meta-gradient is zero; theta is unchanged.")
+            shs, steps = 1.0, 0
         full_step = direction * np.sqrt(2 * self.max_kl / shs)
         expected = float(tf.reduce_sum(-g * full_step))
 
         theta_flat = flat_concat(theta)
         loss_before = float(loss)
         accepted, kl_after, loss_after, fraction = False, 0.0, loss_before, 0.0
-        for i in range(self.line_search_steps):
+        for i in range(steps):
             frac = self.line_search_ratio**i
             candidate = unflatten(theta_flat + frac * full_step, theta)
             new_loss, new_kl = self._objective(
                 candidate, fast, valid, old_dist, old_logp
             )
             new_loss, new_kl = float(new_loss), float(new_kl)
-            # Non-finite values fail both comparisons, so such a step is refused.
-            if new_kl <= self.max_kl and new_loss < loss_before:
+            # A step must keep the KL limit and improve the surrogate; a
+            # non-finite loss or KL (-inf passes the comparison) is refused.
+            finite = np.isfinite(new_loss) and np.isfinite(new_kl)
+            if finite and new_kl <= self.max_kl and new_loss < loss_before:
                 accepted, fraction = True, frac
                 kl_after, loss_after = new_kl, new_loss
                 for var, value in zip(self.policy.variables, candidate, strict=True):
                     var.assign(value)
                 break
-        if not accepted:
+        if not accepted and steps:
             log.warning(
                 "TRPO line search accepted no step in %d tries; theta is unchanged.",
                 self.line_search_steps,

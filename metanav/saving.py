@@ -35,6 +35,7 @@ import tensorflow as tf
 
 import metanav
 from metanav.errors import CheckpointError, PolicyMismatchError
+from metanav.files import atomic_write_text
 from metanav.policies import LogStd, Policy
 
 __all__ = [
@@ -43,12 +44,22 @@ __all__ = [
     "policy_metadata",
     "adapted_metadata",
     "with_weights",
+    "policy_saved",
     "check_compatible",
 ]
 
 FORMAT = "metanav-policy"
 FORMAT_VERSION = 1
 POLICY_FILE, META_FILE, SAVED_MODEL_DIR = "policy.keras", "policy.json", "saved_model"
+#: The entries of ``policy.json`` that loading and evaluation read.
+_META_KEYS = (
+    "env_id",
+    "env_kwargs",
+    "observation_space",
+    "action_space",
+    "policy",
+    "adaptation",
+)
 
 
 def space_to_json(space: gym.Space) -> dict[str, Any]:
@@ -170,15 +181,6 @@ def with_weights(policy: Policy, params: list[tf.Tensor]) -> Policy:
     return Policy(model, policy.kind, policy.action_size)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class _Serving(tf.Module):
     def __init__(self, policy: Policy) -> None:
         super().__init__()
@@ -204,12 +206,20 @@ class _Serving(tf.Module):
 
 
 def save_policy(policy: Policy, metadata: dict[str, Any], folder: Path) -> None:
-    """Writes ``policy.keras``, ``policy.json`` and ``saved_model/`` into ``folder``."""
+    """Writes ``policy.keras``, ``policy.json`` and ``saved_model/`` into ``folder``.
+
+    Each is written under a temporary name and renamed into place. Leftovers of a
+    save that was killed half-way are removed first.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".saved_model.*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in folder.glob(f".{META_FILE}.*"):
+        stale.unlink(missing_ok=True)
     tmp = folder / f".{POLICY_FILE}.tmp.keras"
     policy.model.save(tmp)
     os.replace(tmp, folder / POLICY_FILE)
-    _atomic_write_text(folder / META_FILE, json.dumps(metadata, indent=2) + "\n")
+    atomic_write_text(folder / META_FILE, json.dumps(metadata, indent=2) + "\n")
     staging = Path(tempfile.mkdtemp(dir=folder, prefix=".saved_model."))
     serving = _Serving(policy)
     tf.saved_model.save(
@@ -219,6 +229,16 @@ def save_policy(policy: Policy, metadata: dict[str, Any], folder: Path) -> None:
     if final.exists():
         shutil.rmtree(final)
     os.replace(staging, final)
+
+
+def policy_saved(folder: Path) -> bool:
+    """Whether ``folder`` holds all of a saved policy (written last by training)."""
+    folder = Path(folder)
+    return (
+        (folder / POLICY_FILE).is_file()
+        and (folder / META_FILE).is_file()
+        and (folder / SAVED_MODEL_DIR / "saved_model.pb").is_file()
+    )
 
 
 def resolve_policy_path(path: str | Path) -> Path:
@@ -286,6 +306,12 @@ def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any]]:
             f"this metanav ({metanav.__version__}) reads version {FORMAT_VERSION}. "
             "Evaluate it with the metanav version that saved it."
         )
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise CheckpointError(
+            f"{str(meta_path)!r} lacks {', '.join(missing)}; the policy's metadata "
+            "is damaged. Train the run again, or restore the file from a copy."
+        )
     try:
         model = keras.saving.load_model(
             folder / POLICY_FILE, custom_objects={"LogStd": LogStd}, compile=False
@@ -297,6 +323,13 @@ def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any]]:
             "a copy."
         ) from None
     info = meta["policy"]
+    shape = list(model.inputs[0].shape[1:])
+    if shape != info["input_shape"]:
+        raise PolicyMismatchError(
+            f"{str(folder / POLICY_FILE)!r} takes inputs of shape {shape}, but "
+            f"{str(meta_path)!r} says {info['input_shape']}: the two files come "
+            "from different runs. Use the policy.keras and policy.json of one run."
+        )
     size = (
         meta["action_space"]["n"]
         if info["kind"] == "categorical"
@@ -312,7 +345,8 @@ def check_compatible(meta: dict[str, Any], env: gym.Env) -> None:
         actual = space_to_json(getattr(env, name))
         if expected != actual:
             raise PolicyMismatchError(
-                f"The policy was made for {meta['env_id']} with {name} {expected}, "
-                f"but this env has {actual}. Evaluate it on its own env and kwargs "
-                f"({meta['env_id']}, {meta['env_kwargs']})."
+                f"The policy was made for an {name} {expected}, but "
+                f"{meta['env_id']} with env_kwargs {meta['env_kwargs']} has "
+                f"{actual}. Evaluate the policy on the env it was trained on, or "
+                "train one for this env."
             )

@@ -16,7 +16,11 @@ episodes it collects itself.
 from __future__ import annotations
 
 import csv
+import io
+import json
 import logging
+import math
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +34,8 @@ import metanav_envs  # noqa: F401  (registers the MetaNav ids)
 from metanav.advantages import compute_advantages
 from metanav.config import Config, save_config
 from metanav.episodes import Episodes
+from metanav.errors import CheckpointError, NumericalError
+from metanav.files import atomic_write_text
 from metanav.logger import CallbackOutput, CSVOutput, Logger, TensorBoardOutput
 from metanav.maml import MAML, to_task_batch
 from metanav.policies import build_policy
@@ -122,6 +128,9 @@ class Trainer:
             ppo_epochs=c.ppo_epochs,
             ppo_lr=c.ppo_lr,
         )
+        # The envs draw nothing at random today, but their generators are seeded
+        # and checkpointed all the same, so a resumed run stays exact if one does.
+        self.sampler.env.reset(seed=c.seed)
         self.iteration_var = tf.Variable(0, dtype=tf.int64, name="iteration")
         self.env_steps_var = tf.Variable(0, dtype=tf.int64, name="env_steps")
         self.wall_var = tf.Variable(0.0, dtype=tf.float64, name="wall_seconds")
@@ -131,8 +140,12 @@ class Trainer:
             "iteration": self.iteration_var,
             "env_steps": self.env_steps_var,
             "wall_seconds": self.wall_var,
+            "env_rng": _GeneratorStates(lambda: _env_generators(self.sampler.env)),
         }
         if self.learner.optimizer is not None:
+            # Built now, so that a restore fills its slots at once instead of
+            # deferring them to the first update.
+            self.learner.optimizer.build(self.policy.model.trainable_variables)
             trackables["optimizer"] = self.learner.optimizer
         self.checkpoint = tf.train.Checkpoint(**trackables)
         self.manager = tf.train.CheckpointManager(
@@ -141,6 +154,7 @@ class Trainer:
             max_to_keep=c.keep_checkpoints,
         )
         self._on_metrics = on_metrics
+        self._stop_requested = False
         self.logger: Logger | None = None
 
     # -- one meta-iteration ------------------------------------------------------
@@ -171,8 +185,14 @@ class Trainer:
         collected.append(valid_episodes)
         valid = to_task_batch(valid_episodes, self._advantages(valid_episodes))
 
-        # Meta-update.
+        # Meta-update. A non-finite statistic means the weights can no longer be
+        # trusted: stop before anything is recorded or checkpointed.
         stats = self.learner.meta_update(fast, valid)
+        for key, value in stats.items():
+            if not math.isfinite(value):
+                raise NumericalError(
+                    f"The meta-update's {key} is {value}; the update was stopped."
+                )
 
         # Record. Without adaptation (the baselines) there is no post-adaptation.
         self.env_steps_var.assign_add(sum(e.env_steps for e in collected))
@@ -205,17 +225,96 @@ class Trainer:
     # -- the run ---------------------------------------------------------------
 
     def restore(self) -> int:
-        """Restores the latest checkpoint; returns the iterations already done."""
-        latest = self.manager.latest_checkpoint
-        if latest is None:
-            return 0
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-        done = int(self.iteration_var.numpy())
-        _truncate_metrics(self.run_dir / "metrics.csv", done)
-        return done
+        """Restores the newest readable checkpoint; returns the iterations it holds.
 
-    def train(self, start: int = 0) -> None:
-        """Runs iterations ``start .. config.iterations`` and saves the policy."""
+        ``metrics.csv`` is cut back to those iterations, which the resumed run
+        writes again. A checkpoint that cannot be read (truncated, corrupt, or
+        from another model) is skipped with a warning in favour of the one before
+        it.
+
+        Raises:
+            CheckpointError: there are checkpoints, but none can be read. Nothing
+                in the run folder is changed then.
+        """
+        paths, listed = self._checkpoint_paths()
+        problems = []
+        for i in reversed(range(len(paths))):
+            try:
+                self.checkpoint.restore(paths[i]).assert_existing_objects_matched()
+            except Exception as e:  # TF raises OpError, IndexError, AssertionError.
+                problems.append(f"{Path(paths[i]).name} ({_first_line(e)})")
+                continue
+            if problems:
+                log.warning(
+                    "Skipped unreadable checkpoints: %s; resuming from %s.",
+                    "; ".join(problems),
+                    Path(paths[i]).name,
+                )
+            if not listed:
+                self._rebuild_state_file(paths[: i + 1])
+            done = int(self.iteration_var.numpy())
+            _truncate_metrics(self.run_dir / "metrics.csv", done)
+            return done
+        if problems:
+            raise CheckpointError(
+                f"No checkpoint in {str(self.manager.directory)!r} can be restored: "
+                f"{'; '.join(problems)}. Restore the run folder from a copy, or "
+                "start a new run with another --out."
+            )
+        _truncate_metrics(self.run_dir / "metrics.csv", 0)
+        return 0
+
+    def _checkpoint_paths(self) -> tuple[list[str], bool]:
+        """The checkpoints, oldest first, and whether the manager listed them.
+
+        If the manager's state file is missing or damaged (``CheckpointManager``
+        then sees no checkpoint), the checkpoint files themselves are listed.
+        """
+        if self.manager.checkpoints:
+            return list(self.manager.checkpoints), True
+        found = []
+        for index in Path(self.manager.directory).glob("ckpt-*.index"):
+            number = re.fullmatch(r"ckpt-(\d+)\.index", index.name)
+            if number:
+                found.append((int(number[1]), str(index.with_suffix(""))))
+        if found:
+            log.warning(
+                "The checkpoint state file in %s is missing or damaged; trying the "
+                "checkpoint files themselves.",
+                self.manager.directory,
+            )
+        return [path for _, path in sorted(found)], False
+
+    def _rebuild_state_file(self, paths: list[str]) -> None:
+        """Writes the manager's state file anew, the last of ``paths`` latest."""
+        tf.compat.v1.train.update_checkpoint_state(
+            self.manager.directory, paths[-1], all_model_checkpoint_paths=paths
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint,
+            self.manager.directory,
+            max_to_keep=self.config.keep_checkpoints,
+        )
+
+    def request_stop(self) -> None:
+        """Asks :meth:`train` to stop after the current meta-iteration.
+
+        Safe to call from a signal handler: it only sets a flag. ``train`` then
+        saves a checkpoint and returns ``False``.
+        """
+        self._stop_requested = True
+
+    def train(self, start: int = 0) -> bool:
+        """Runs iterations ``start .. config.iterations`` and saves the policy.
+
+        Returns:
+            ``True`` when every iteration is done and the policy saved; ``False``
+            when :meth:`request_stop` stopped it early, after a checkpoint.
+
+        Raises:
+            NumericalError: a loss, gradient or KL was not finite. The message
+                names the iteration; the checkpoints on disk are left as they were.
+        """
         c = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_config(c, self.run_dir / "config.yaml")
@@ -228,18 +327,36 @@ class Trainer:
         self.logger = Logger(outputs)
         try:
             for it in range(start, c.iterations):
-                metrics = self.iteration(it)
+                try:
+                    metrics = self.iteration(it)
+                except NumericalError as e:
+                    raise NumericalError(self._numerical_message(it + 1, e)) from None
                 self.iteration_var.assign(it + 1)
                 self.logger.record_many(metrics)
                 self.logger.dump(it + 1)
-                if (it + 1) % c.checkpoint_every == 0 or it + 1 == c.iterations:
+                last = it + 1 == c.iterations
+                if (it + 1) % c.checkpoint_every == 0 or last or self._stop_requested:
                     self.manager.save(checkpoint_number=it + 1)
+                if self._stop_requested and not last:
+                    return False
             self.save_final()
         finally:
             self.logger.close()
+        return True
 
-    def save_checkpoint(self) -> str:
-        return self.manager.save(checkpoint_number=int(self.iteration_var.numpy()))
+    def _numerical_message(self, iteration: int, error: Exception) -> str:
+        text = str(error)
+        kept = self.manager.latest_checkpoint
+        where = (
+            f"the last checkpoint, {kept}, is kept"
+            if kept
+            else "no checkpoint had been written yet"
+        )
+        return (
+            f"Meta-iteration {iteration}: {text[0].lower()}{text[1:]} Nothing was "
+            f"saved for it; {where}. Start a new run with a smaller inner_lr, "
+            "max_kl or ppo_lr."
+        )
 
     def save_final(self) -> None:
         meta = policy_metadata(
@@ -253,15 +370,61 @@ class Trainer:
 
 
 def _truncate_metrics(path: Path, done: int) -> None:
-    """Drops rows past the checkpoint, which the resumed run will write again."""
+    """Keeps the header and the complete rows of iterations ``1 .. done``.
+
+    Rows past the checkpoint (which the resumed run writes again) go, and so
+    does a row cut short by a kill. The file is replaced atomically.
+    """
     if not path.exists():
         return
     with path.open(newline="") as f:
         rows = list(csv.reader(f))
     if not rows:
         return
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= done]
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="") as f:
-        csv.writer(f).writerows(kept)
-    tmp.replace(path)
+    header = rows[0]
+    kept = [
+        r
+        for r in rows[1:]
+        if len(r) == len(header) and r[0].isdigit() and int(r[0]) <= done
+    ]
+    out = io.StringIO()
+    csv.writer(out).writerows([header, *kept])
+    atomic_write_text(path, out.getvalue())
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:200]
+
+
+def _env_generators(env: gym.vector.VectorEnv) -> list[np.random.Generator]:
+    """The numpy generators of a batched MetaNav env: its own and each copy's."""
+    unwrapped = env.unwrapped
+    return [unwrapped.np_random, *unwrapped.np_randoms]
+
+
+class _GeneratorStates(tf.train.experimental.PythonState):
+    """Numpy generators as a checkpoint entry: their bit-generator states, in JSON.
+
+    Args:
+        generators: returns the generators; called at every save and restore, so
+            a generator replaced by a later ``reset(seed=...)`` is still the one
+            saved.
+    """
+
+    def __init__(self, generators: Callable[[], list[np.random.Generator]]) -> None:
+        self._generators = generators
+
+    def serialize(self) -> str:
+        return json.dumps([g.bit_generator.state for g in self._generators()])
+
+    def deserialize(self, string: str) -> None:
+        generators = self._generators()
+        states = json.loads(string)
+        if len(states) != len(generators):
+            raise ValueError(
+                f"the checkpoint holds {len(states)} generator states; this run "
+                f"has {len(generators)} generators"
+            )
+        for generator, state in zip(generators, states, strict=True):
+            generator.bit_generator.state = state

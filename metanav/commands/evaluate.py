@@ -24,6 +24,7 @@ from pathlib import Path
 
 from metanav.commands.common import command, empty_folder, select_device
 from metanav.errors import RunFolderError
+from metanav.files import atomic_write_text
 
 #: Named evaluation protocols: option -> value, applied where not given.
 PROTOCOLS = {
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json is not None:
         try:
-            args.json.write_text(json.dumps(result, indent=2) + "\n")
+            atomic_write_text(args.json, json.dumps(result, indent=2) + "\n")
         except OSError as e:
             raise RunFolderError(
                 f"Cannot write --json {str(args.json)!r}: {e.strerror}; the table "

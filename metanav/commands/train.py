@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 from pathlib import Path
 
 from metanav.commands.common import command, empty_folder, select_device
 from metanav.errors import RunFolderError
+from metanav.files import writable_problem
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,6 +46,15 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.resume is not None:
         run_dir = args.resume
+        if not run_dir.is_dir():
+            raise RunFolderError(
+                f"--resume {str(run_dir)!r}: no such folder; give the folder of a "
+                "run made by metanav-train --out."
+            )
+        if args.out is not None:
+            raise RunFolderError(
+                "--resume continues the run in its own folder; drop --out."
+            )
         if not (run_dir / "config.yaml").exists():
             raise RunFolderError(
                 f"{str(run_dir)!r} is not a metanav run folder (no config.yaml); "
@@ -68,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"metanav-train --resume {run_dir}, or choose another --out."
             )
         empty_folder(run_dir, "--out")
+    problem = writable_problem(run_dir)
+    if problem is not None:
+        raise RunFolderError(
+            f"Cannot write in the run folder {str(run_dir)!r}: {problem}; "
+            + (
+                "make it writable, then resume."
+                if args.resume is not None
+                else "choose another --out."
+            )
+        )
 
     device = select_device(args.device)
     print(
@@ -77,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     from tqdm import tqdm
 
+    from metanav.saving import policy_saved
     from metanav.trainer import Trainer
 
     bar = tqdm(
@@ -94,24 +117,70 @@ def main(argv: list[str] | None = None) -> int:
 
     trainer = Trainer(config, run_dir, on_metrics=show)
     start = trainer.restore() if args.resume is not None else 0
-    if args.resume is not None and start >= config.iterations:
+    if start >= config.iterations and policy_saved(run_dir):
         bar.close()
         print(f"{run_dir} has finished all {config.iterations} iterations already.")
         return 0
     bar.update(start)
+
+    # SIGINT (Ctrl-C) and SIGTERM (what schedulers send before they pre-empt) stop
+    # the run at the end of the meta-iteration, with a checkpoint; a second one
+    # stops it at once, and the run resumes from the checkpoint before.
+    received: list[signal.Signals] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum))
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        trainer.request_stop()
+        message = (
+            f"\n{received[0].name}: stopping after this meta-iteration, with a "
+            "checkpoint (send it again to stop at once).\n"
+        )
+        # os.write, not print: a handler that prints while the progress bar is
+        # printing would re-enter the stream. A stream with no file (captured,
+        # say) takes a print.
+        try:
+            os.write(sys.stderr.fileno(), message.encode())
+        except (AttributeError, OSError):
+            print(message, end="", file=sys.stderr)
+
+    handlers = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
     try:
-        trainer.train(start)
+        finished = trainer.train(start)
     except KeyboardInterrupt:
         bar.close()
-        path = trainer.save_checkpoint()
+        kept = trainer.manager.latest_checkpoint
         print(
-            f"Interrupted; saved {path}. Resume with: metanav-train --resume {run_dir}",
+            f"Stopped at once; the last checkpoint ({kept or 'none yet'}) is kept. "
+            f"Resume with: metanav-train --resume {run_dir}",
             file=sys.stderr,
         )
-        return 130
+        return _exit_status(received[-1] if received else signal.SIGINT)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     bar.close()
+    if not finished:
+        print(
+            f"Stopped by {received[0].name} after meta-iteration "
+            f"{int(trainer.iteration_var.numpy())}; saved "
+            f"{trainer.manager.latest_checkpoint}. Resume with: metanav-train "
+            f"--resume {run_dir}",
+            file=sys.stderr,
+        )
+        return _exit_status(received[0])
     print(f"Saved the policy in {run_dir} (policy.keras, saved_model/).")
     return 0
+
+
+#: The signals that stop a run with a checkpoint.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _exit_status(sig: signal.Signals) -> int:
+    """128 + the signal number, as shells report a process a signal ended."""
+    return 128 + int(sig)
 
 
 def _post_or_pre(metrics: dict, name: str) -> float:
