@@ -175,7 +175,11 @@ def check_values(config: Config) -> None:
         raise ConfigError(
             f"fvp_subsample must lie in (0, 1]; received {config.fvp_subsample}."
         )
-    for name in ("gamma", "gae_lambda", "line_search_ratio", "inner_lr_decay"):
+    if not 0 < config.inner_lr_decay <= 1:
+        raise ConfigError(
+            f"inner_lr_decay must lie in (0, 1]; received {config.inner_lr_decay}."
+        )
+    for name in ("gamma", "gae_lambda", "line_search_ratio"):
         if not 0 <= getattr(config, name) <= 1:
             raise ConfigError(
                 f"{name} must lie in [0, 1]; received {getattr(config, name)}."

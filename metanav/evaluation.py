@@ -22,6 +22,7 @@ import numpy as np
 
 from metanav.advantages import compute_advantages
 from metanav.episodes import Episodes
+from metanav.errors import NumericalError
 from metanav.logger import Logger, TensorBoardOutput
 from metanav.maml import MAML, to_task_batch
 from metanav.policies import Policy
@@ -195,6 +196,11 @@ def evaluate(
         result["greedy_success_rate"].append(float(best.successes().mean()))
         if step < adapt_steps:
             params = adapt_step(learner, params, eps, adaptation, step)
+            if not all(np.isfinite(p.numpy()).all() for ps in params for p in ps):
+                raise NumericalError(
+                    f"Inner step {step + 1} (size {learner.step_size(step):g}) made "
+                    "the weights non-finite; use a smaller step size."
+                )
 
     if save_adapted is not None:
         if step_sizes:

@@ -183,12 +183,23 @@ def trajectory_picture(
             )
         else:
             pictures.append(_plane_picture(env, eps))
+    if isinstance(env, GridNavEnv):
+        shown = f"{episodes} episodes each; red: start, green: goal"
+    else:
+        shown = (
+            f"the first {min(episodes, PLANE_EPISODES)} of {episodes} episodes each; "
+            "blue: paths from the origin, red: where they ended, green: goal"
+        )
     title = (
-        f"{meta['env_id']}, test task {task.to_dict()}; {episodes} episodes each. "
+        f"{meta['env_id']}, test task {task.to_dict()}; {shown}. "
         f"Success: {before.successes().mean():.0%} before, "
-        f"{after.successes().mean():.0%} after. Red: start, green: goal."
+        f"{after.successes().mean():.0%} after."
     )
     return pictures[0], pictures[1], title
+
+
+#: Episodes drawn in a PointNav2D trajectory picture (more hide each other).
+PLANE_EPISODES = 5
 
 
 def _grid_visits(env: Any, eps: Any) -> np.ndarray:
@@ -206,7 +217,7 @@ def _grid_visits(env: Any, eps: Any) -> np.ndarray:
 def _plane_picture(env: Any, eps: Any) -> np.ndarray:
     env.render_mode = "rgb_array"
     frames = []
-    for k in range(min(eps.episodes_per_task, 5)):
+    for k in range(min(eps.episodes_per_task, PLANE_EPISODES)):
         env.reset()
         for t in range(int(eps.lengths[0, k])):
             env.step(eps.actions[0, k, t])

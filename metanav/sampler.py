@@ -27,6 +27,7 @@ import tensorflow as tf
 
 import metanav_envs  # noqa: F401  (registers the MetaNav ids)
 from metanav.episodes import Episodes
+from metanav.errors import NumericalError
 from metanav.policies import Params, Policy, flatten_observations
 
 __all__ = ["Sampler", "make_vector_env"]
@@ -100,6 +101,9 @@ class Sampler:
     def _env_step(
         self, action: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if action.dtype.kind == "f" and not np.isfinite(action).all():
+            self._non_finite = True
+            raise FloatingPointError("non-finite actions")
         obs, reward, term, trunc, _ = self.env.step(action)
         flat = flatten_observations(self._space, obs, self.encoder)
         return flat, reward.astype(np.float32), term, trunc
@@ -193,9 +197,17 @@ class Sampler:
         first = tf.constant(flatten_observations(self._space, obs, self.encoder))
         # Each copy runs until its one episode ends; what autoreset starts after
         # is masked out.
-        out = {
-            key: v.numpy() for key, v in self._rollout(stacked, first, greedy).items()
-        }
+        self._non_finite = False
+        try:
+            rollout = self._rollout(stacked, first, greedy)
+        except tf.errors.OpError:
+            if self._non_finite:
+                raise NumericalError(
+                    "The policy gave non-finite actions: its weights are not finite "
+                    "or too large; use a smaller step size."
+                ) from None
+            raise
+        out = {key: v.numpy() for key, v in rollout.items()}
         lengths = out["lengths"]
         mask = (np.arange(horizon)[None, :] < lengths[:, None]).astype(np.float32)
 

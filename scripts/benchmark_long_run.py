@@ -71,7 +71,7 @@ def rss_mib() -> float:
 def traced_functions(trainer: Trainer) -> dict[str, tf.types.experimental.Function]:
     learner = trainer.learner
     return {
-        "sampler._act": trainer.sampler._act,
+        "sampler._rollout": trainer.sampler._rollout,
         "learner._adapt_all": learner._adapt_all,
         "learner._objective": learner._objective,
         "learner._objective_and_grad": learner._objective_and_grad,

@@ -136,7 +136,7 @@ TRAIN_CASES = {
     ),
     "--out under a file": (
         lambda run: [PRESET, "--out", str(run / "config.yaml" / "new")],
-        "config.yaml/new': Not a directory; choose another --out.",
+        "config.yaml/new': Not a directory; choose another folder.",
     ),
     "missing run folder": (
         lambda run: ["--resume", str(run.parent / "nothing")],

@@ -73,18 +73,34 @@ def test_eval_prints_and_writes_json(trained_run, tmp_path, capsys):
 
 
 def test_eval_follows_the_maml_paper_protocol(trained_run, tmp_path, capsys):
+    gaussian = tmp_path / "point"
+    preset = str(REPO / "configs/pointnav2d_paper.yaml")
+    tiny = ["iterations=0", "hidden_sizes=[8]", "env_kwargs.max_steps=5"]
+    assert train_cmd.main([preset, *tiny, "--out", str(gaussian), "--quiet"]) == 0
+    gaussian_run = str(gaussian)
     out = tmp_path / "eval.json"
     args = [str(trained_run), "--protocol", "maml-paper", "--json", str(out)]
     # Options given beside the protocol override its values.
     assert eval_cmd.main([*args, "--tasks", "2", "--episodes", "3"]) == 0
     data = json.loads(out.read_text())
-    assert data["protocol"] == "maml-paper"
+    assert data["protocol"] == "maml-paper, with --tasks, --episodes changed"
     assert (data["tasks"], data["episodes"]) == (2, 3)
     assert data["adapt_steps"] == [0, 1, 2, 3]
     assert data["step_sizes"] == [0.5, 0.25, 0.25]
     assert "inner step sizes 0.5, 0.25, 0.25" in capsys.readouterr().out
-    assert eval_cmd.main([str(trained_run), "--step-sizes", "0", "1"]) == 2
-    assert "--step-sizes must all be > 0" in capsys.readouterr().err
+    for bad in (["--step-sizes", "0", "1"], ["--step-sizes", "inf"]):
+        assert eval_cmd.main([str(trained_run), *bad]) == 2
+        assert "--step-sizes must all be finite and > 0" in capsys.readouterr().err
+    assert eval_cmd.main([str(trained_run), "--inner-lr", "inf"]) == 2
+    assert "--inner-lr must be a finite number > 0" in capsys.readouterr().err
+    # Steps so large that the adapted weights, or the actions, overflow.
+    for size, message in [
+        ("1e39", "made the weights non-finite; use a smaller step size"),
+        ("1e30", "non-finite actions: its weights are not finite or too large"),
+    ]:
+        assert eval_cmd.main([gaussian_run, "--step-sizes", size]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
 
 
 def test_step_sizes_set_each_inner_step(trained_run):

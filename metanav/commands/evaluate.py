@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 
@@ -57,7 +58,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--adapt-steps", type=int, help="inner steps (default: eval_adapt_steps)"
     )
-    p.add_argument("--episodes", type=int, help="episodes per task and step")
+    p.add_argument(
+        "--episodes",
+        type=int,
+        help="episodes per task and step (default: the run's eval_episodes)",
+    )
     p.add_argument("--inner-lr", type=float, help="override the saved inner step size")
     p.add_argument(
         "--inner-lr-decay",
@@ -77,7 +82,9 @@ def parser() -> argparse.ArgumentParser:
         help="maml-paper: 40 tasks x 40 episodes, steps 0.5, 0.25, 0.25 (Finn et "
         "al., 2017)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seeds the tasks and episodes (default 0)"
+    )
     p.add_argument("--json", type=Path, help="also write the numbers to this file")
     p.add_argument(
         "--tensorboard",
@@ -92,7 +99,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="save the policy adapted to each task in DIR/task_000, task_001, ...",
     )
-    p.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "gpu", "auto"],
+        default="auto",
+        help="auto: a GPU if TensorFlow sees one (default)",
+    )
     return p
 
 
@@ -139,23 +151,33 @@ def _check_writable(path: Path) -> None:
 @command
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    changed = []
     for name, value in PROTOCOLS.get(args.protocol, {}).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+        elif getattr(args, name) != value:
+            changed.append("--" + name.replace("_", "-"))
+    protocol = args.protocol
+    if changed:
+        protocol = f"{args.protocol}, with {', '.join(changed)} changed"
     for name in ("tasks", "episodes"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise RunFolderError(
                 f"--{name} must be ≥ 1; received {getattr(args, name)}."
             )
-    if args.inner_lr is not None and not args.inner_lr > 0:
-        raise RunFolderError(f"--inner-lr must be > 0; received {args.inner_lr}.")
+    if args.inner_lr is not None and not 0 < args.inner_lr < math.inf:
+        raise RunFolderError(
+            f"--inner-lr must be a finite number > 0; received {args.inner_lr}."
+        )
     if args.inner_lr_decay is not None and not 0 < args.inner_lr_decay <= 1:
         raise RunFolderError(
             f"--inner-lr-decay must lie in (0, 1]; received {args.inner_lr_decay}."
         )
-    if args.step_sizes is not None and not all(a > 0 for a in args.step_sizes):
+    if args.step_sizes is not None and not all(
+        0 < a < math.inf for a in args.step_sizes
+    ):
         raise RunFolderError(
-            f"--step-sizes must all be > 0; received {args.step_sizes}."
+            f"--step-sizes must all be finite and > 0; received {args.step_sizes}."
         )
     if args.adapt_steps is not None and args.adapt_steps < 0:
         raise RunFolderError(f"--adapt-steps must be ≥ 0; received {args.adapt_steps}.")
@@ -191,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         save_adapted=args.save_adapted,
     )
     result["policy"] = str(folder)
-    result["protocol"] = args.protocol
+    result["protocol"] = protocol
     on = (
         f"{result['tasks']} {result['split']} tasks"
         if args.split is not None or meta.get("adapted") is None

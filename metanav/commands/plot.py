@@ -21,9 +21,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "inputs", nargs="*", type=Path, help="run folders and eval JSON files"
     )
-    p.add_argument("-o", "--output", type=Path, default=Path("metanav.png"))
-    p.add_argument("--x", choices=["iteration", "env_steps"], default="iteration")
-    p.add_argument("--trajectory", type=Path, metavar="RUN")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("metanav.png"),
+        help="the picture to write, .png, .pdf or .svg (default: ./metanav.png)",
+    )
+    p.add_argument(
+        "--x",
+        choices=["iteration", "env_steps"],
+        default="iteration",
+        help="the learning curves' x axis (default: iteration)",
+    )
+    p.add_argument(
+        "--trajectory",
+        type=Path,
+        metavar="RUN",
+        help="also draw RUN's episodes on one test task, before and after one step",
+    )
     return p
 
 
@@ -74,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         names = ("before", "after one inner step")
         for ax, image, name in zip(axes, (before, after), names, strict=True):
             ax.imshow(image)
-            ax.set_title(f"visited cells, {name}", fontsize=10)
+            ax.set_title(name, fontsize=10)
             ax.set_axis_off()
         fig.text(0.5, 0.01, title, ha="center", fontsize=8)
     fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -34,7 +34,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="key=value overrides of the preset")
     p.add_argument("--out", type=Path, help="the run folder (default runs/<preset>)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue this run")
-    p.add_argument("--device", choices=["cpu", "gpu", "auto"], default="auto")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "gpu", "auto"],
+        default="auto",
+        help="auto: a GPU if TensorFlow sees one (default)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
