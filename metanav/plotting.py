@@ -125,6 +125,8 @@ def plot_adaptation_curves(ax: Any, json_files: Sequence[Path]) -> None:
         run = Path(data["policy"]).name if data.get("policy") else Path(path).stem
         label = f"{run}: {data.get('algorithm')}" if data.get("algorithm") else run
         tasks = f"{data.get('tasks')} {data.get('split')} tasks"
+        if data.get("step_sizes"):
+            tasks += ", steps " + ", ".join(f"{a:g}" for a in data["step_sizes"])
         ax.errorbar(
             steps,
             mean,

@@ -31,7 +31,18 @@ for run in "$out"/*_s?; do
   metanav-eval "$run" --protocol maml-paper --json "$run/eval_paper.json" \
     | tee "$run/eval_paper.txt"
 done
+# The later step sizes chosen on train goals (docs/results.md).
+for run in "$out"/maml_s?; do
+  metanav-eval "$run" --protocol maml-paper --step-sizes 0.5 0.1 \
+    --json "$run/eval_tuned.json"
+done
+for run in "$out"/pretrained_s?; do
+  metanav-eval "$run" --protocol maml-paper --step-sizes 0.05 0.025 \
+    --json "$run/eval_tuned.json"
+done
 python scripts/results_table.py --group "$out"/*_s?/eval_paper.json
+python scripts/results_table.py --group "$out"/*_s?/eval_tuned.json
 metanav-plot "$out"/maml_s? "$out"/pretrained_s? "$out"/oracle_s? \
-  "$out"/maml_s0/eval_paper.json "$out"/pretrained_s0/eval_paper.json \
-  "$out"/random_s0/eval_paper.json -o docs/img/pointnav2d-paper.png
+  "$out"/maml_s0/eval_paper.json "$out"/maml_s0/eval_tuned.json \
+  "$out"/pretrained_s0/eval_tuned.json "$out"/random_s0/eval_paper.json \
+  -o docs/img/pointnav2d-paper.png
