@@ -185,7 +185,7 @@ class Trainer:
         collected.append(valid_episodes)
         valid = to_task_batch(valid_episodes, self._advantages(valid_episodes))
 
-        # Meta-update; a non-finite statistic stops the run before any saving.
+        # Meta-update. A non-finite statistic stops the run before any saving.
         stats = self.learner.meta_update(fast, valid)
         for key, value in stats.items():
             if not math.isfinite(value):
