@@ -377,7 +377,8 @@ def _truncate_metrics(path: Path, done: int) -> None:
     if not path.exists():
         return
     with path.open(newline="") as f:
-        rows = list(csv.reader(f))
+        text = f.read()
+    rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return
     header = rows[0]
@@ -388,6 +389,8 @@ def _truncate_metrics(path: Path, done: int) -> None:
     ]
     out = io.StringIO()
     csv.writer(out).writerows([header, *kept])
+    if out.getvalue() == text:
+        return  # nothing to drop: leave the file as it is
     atomic_write_text(path, out.getvalue())
 
 
