@@ -8,8 +8,8 @@ temporary folder and times
   *advantages* (the baseline fits and returns), *inner* (the inner update of
   every task) and *outer* (the TRPO or PPO meta-update);
 * **floor**: the same gradient computations, the inner update and the outer
-  update, on episodes cached from one iteration, with no sampling. The weights are
-  put back after each repeat, so every repeat does the same work.
+  update, on the episodes of the last timed iteration, with no sampling. The
+  weights are put back before each repeat, so every repeat does the same work.
 
 Each figure is warmed up (tracing happens then) and repeated; the minimum and the
 median over the repeats are reported, and ``ratio`` is the median iteration over
@@ -102,10 +102,6 @@ def build_trainer(preset: str, overrides: list[str], folder: Path) -> Any:
 def measure(
     name: str, preset: str, overrides: list[str], repeats: int, warmup: int
 ) -> dict[str, Any]:
-
-    from metanav import trainer as trainer_module
-    from metanav.maml import to_task_batch
-
     with tempfile.TemporaryDirectory() as tmp:
         trainer = build_trainer(preset, overrides, Path(tmp))
         timer = PhaseTimer()
@@ -113,35 +109,34 @@ def measure(
         timer.wrap(trainer, "_advantages", "advantages")
         timer.wrap(trainer.learner, "adapt", "inner")
         timer.wrap(trainer.learner, "meta_update", "outer")
+        # Keep the batches the meta-update is given: the floor reuses them.
+        batches: list[Any] = []
+        update = trainer.learner.meta_update
+
+        def keep(fast: Any, valid: Any) -> Any:
+            batches[:] = [fast, valid]
+            return update(fast, valid)
+
+        trainer.learner.meta_update = keep
 
         # The whole iteration, as training runs it.
         splits, totals = [], []
         for it in range(warmup + repeats):
             timer.reset()
+            # The weights and step count before the iteration, for the floor.
+            saved = [v.numpy() for v in trainer.policy.variables]
+            steps_before = int(trainer.env_steps_var.numpy())
             start = time.perf_counter()
             trainer.iteration(it)
             total = time.perf_counter() - start
             if it >= warmup:
                 totals.append(total)
                 splits.append(dict(timer.seconds))
+        samples = int(trainer.env_steps_var.numpy()) - steps_before
 
-        # The floor: inner and outer updates on cached episodes.
+        # The floor: the last iteration's inner and outer updates, on its episodes.
         c = trainer.config
-        tasks = trainer.template.sample_tasks(
-            c.meta_batch_size, "train", seed=trainer_module.task_seed(c.seed, 0)
-        )
-        params = [trainer.policy.variables] * c.meta_batch_size
-        fast_episodes = []
-        for j in range(c.train_inner_steps):
-            episodes = trainer.sampler.sample(tasks, params)
-            fast_episodes.append(episodes)
-            batch = to_task_batch(episodes, trainer._advantages(episodes))
-            params = trainer.learner.adapt(params, batch, j)
-        valid_episodes = trainer.sampler.sample(tasks, params)
-        fast_batches = [to_task_batch(e, trainer._advantages(e)) for e in fast_episodes]
-        valid = to_task_batch(valid_episodes, trainer._advantages(valid_episodes))
-        saved = [v.numpy() for v in trainer.policy.variables]
-
+        fast_batches, valid = batches
         floors = []
         for r in range(warmup + repeats):
             for var, value in zip(trainer.policy.variables, saved, strict=True):
@@ -153,7 +148,6 @@ def measure(
             trainer.learner.meta_update(fast_batches, valid)
             if r >= warmup:
                 floors.append(time.perf_counter() - start)
-        samples = sum(e.env_steps for e in fast_episodes) + valid_episodes.env_steps
 
     median = statistics.median(totals)
     floor = statistics.median(floors)
