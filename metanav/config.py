@@ -171,14 +171,11 @@ def check_values(config: Config) -> None:
     for name in ("inner_lr", "max_kl", "ppo_lr", "ppo_clip", "line_search_ratio"):
         if not getattr(config, name) > 0:
             raise ConfigError(f"{name} must be > 0; received {getattr(config, name)}.")
-    if not 0 < config.fvp_subsample <= 1:
-        raise ConfigError(
-            f"fvp_subsample must lie in (0, 1]; received {config.fvp_subsample}."
-        )
-    if not 0 < config.inner_lr_decay <= 1:
-        raise ConfigError(
-            f"inner_lr_decay must lie in (0, 1]; received {config.inner_lr_decay}."
-        )
+    for name in ("fvp_subsample", "inner_lr_decay"):
+        if not 0 < getattr(config, name) <= 1:
+            raise ConfigError(
+                f"{name} must lie in (0, 1]; received {getattr(config, name)}."
+            )
     for name in ("gamma", "gae_lambda", "line_search_ratio"):
         if not 0 <= getattr(config, name) <= 1:
             raise ConfigError(
