@@ -496,31 +496,15 @@ class MAML:
         }
 
 
-def conjugate_gradient(
-    matvec: Any, b: tf.Tensor, iterations: int, tol: float = 1e-10
-) -> tf.Tensor:
-    """Solves ``A x = b`` for a symmetric positive definite ``A`` given ``A v``."""
-    x = tf.zeros_like(b)
-    r = tf.identity(b)
-    p = tf.identity(b)
-    rr = float(tf.reduce_sum(r * r))
-    for _ in range(iterations):
-        if rr < tol:
-            break
-        ap = matvec(p)
-        alpha = rr / float(tf.reduce_sum(p * ap))
-        x += alpha * p
-        r -= alpha * ap
-        rr_new = float(tf.reduce_sum(r * r))
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
-
-
 def conjugate_gradient_graph(
     matvec: Any, b: tf.Tensor, iterations: int, tol: float = 1e-10
 ) -> tf.Tensor:
-    """:func:`conjugate_gradient` as one ``tf.while_loop``, for use in a graph."""
+    """Solves ``A x = b`` for a symmetric positive definite ``A`` given ``A v``.
+
+    The conjugate-gradient iterations run as one ``tf.while_loop``, so the whole
+    solve compiles into the caller's graph; they stop early once the squared
+    residual falls below ``tol``.
+    """
     rr = tf.reduce_sum(b * b)
 
     def keep_going(i, x, r, p, rr):

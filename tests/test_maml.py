@@ -11,7 +11,6 @@ import tensorflow as tf
 from metanav.maml import (
     MAML,
     TaskBatch,
-    conjugate_gradient,
     conjugate_gradient_graph,
     flat_concat,
     unflatten,
@@ -223,6 +222,25 @@ def test_subsampled_products_use_the_first_tasks_only(float64):
         MAML(policy, 4, fvp_subsample=0.0)
     with pytest.raises(ValueError, match="fvp must be one of"):
         MAML(policy, 4, fvp="exact")
+
+
+def conjugate_gradient(matvec, b, iterations, tol=1e-10):
+    """The textbook eager loop, the reference of the compiled one."""
+    x = tf.zeros_like(b)
+    r = tf.identity(b)
+    p = tf.identity(b)
+    rr = float(tf.reduce_sum(r * r))
+    for _ in range(iterations):
+        if rr < tol:
+            break
+        ap = matvec(p)
+        alpha = rr / float(tf.reduce_sum(p * ap))
+        x += alpha * p
+        r -= alpha * ap
+        rr_new = float(tf.reduce_sum(r * r))
+        p = r + (rr_new / rr) * p
+        rr = rr_new
+    return x
 
 
 def test_compiled_conjugate_gradient_solves_the_system(float64):
